@@ -1,0 +1,172 @@
+r"""Constrained spanning forests: Kruskal with must-link / must-not-link information.
+
+The heuristic of Stewart et al. (NeurIPS 2023, appendix §9.1): process edges by decreasing
+weight, must-link edges first when ``bias`` is set, and never add an edge that joins two
+components between which a must-not-link pair exists; stop at k components.
+
+Implementation. An edge rejected once stays rejected (components only grow, conflicts only
+accumulate), so Kruskal's next accepted edge is always the heaviest edge that is acceptable
+*now*. We find it lazily, without sorting the n^2 edges:
+
+* ``R[c, j]`` is the heaviest edge from component c to vertex j (rows of merged components are
+  element-wise maxima), ``forbid[c, j]`` marks the vertices j that must not join c. Every
+  update is a whole row, so the state stays contiguous in memory (no column writes).
+* ``best[c]`` is an upper bound of c's heaviest acceptable edge; bounds only become stale
+  when a merge creates a conflict. Each step takes the largest bound, re-checks it in O(n)
+  and, if stale, recomputes that one row in O(n) (lazy deletion, as in a heap).
+
+Complexity: n - k merges of O(n) each plus O(n) per stale bound; O(n^2) time in typical use,
+O(n^3) in the worst case (every merge invalidating every bound). Memory O(n^2).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from diffclust.forest.checks import check_constraints, check_k, check_similarity
+from diffclust.forest.exact import edge_weights, solve_forest
+from diffclust.forest.graph import Forest, adjacency, equivalence, poison_if_nan
+
+
+def biased_weights(W: jax.Array, C: jax.Array, bias: bool) -> jax.Array:
+    """Shifts must-link edges above every other edge when ``bias`` (appendix §9.1, step 1).
+
+    Must-not-link edges need no shift: the conflict check rejects them whatever their rank.
+    """
+    if not bias:
+        return W
+    finite = jnp.isfinite(W)
+    span = jnp.max(jnp.where(finite, W, -jnp.inf)) - jnp.min(jnp.where(finite, W, jnp.inf))
+    return jnp.where(C == 1, W + span + 1.0, W)
+
+
+def solve_constrained(W: jax.Array, k: jax.Array, C: jax.Array, bias: bool = True) -> Forest:
+    """Constrained k-forest of prepared weights W (finite, diagonal -inf; see edge_weights)."""
+    n = W.shape[0]
+    Wb = biased_weights(W, C, bias)
+    forbid = (C == -1) & ~jnp.eye(n, dtype=bool)
+
+    def row_best(c, R, forbid, comp):
+        # Components that hold a vertex forbidden to c are all excluded, as is c itself.
+        blocked = jnp.zeros(n, bool).at[comp].max(forbid[c])
+        vals = jnp.where(blocked[comp] | (comp == c), -jnp.inf, R[c])
+        j = jnp.argmax(vals)
+        return vals[j], j.astype(jnp.int32)
+
+    def candidate(best, target, forbid, comp):
+        c = jnp.argmax(best).astype(jnp.int32)
+        j = target[c]
+        d = comp[j]
+        conflict = jnp.any(forbid[c] & (comp == d))
+        valid = (best[c] > -jnp.inf) & (d != c) & ~conflict
+        return c, j, d, valid
+
+    def merge_step(t, carry):
+        R, forbid, comp, best, target, ncomp, src, dst, mask = carry
+        active = ncomp > k
+
+        def stale(state):
+            c, _, _, valid = candidate(*state, forbid, comp)
+            return active & ~valid & (state[0][c] > -jnp.inf)
+
+        def refresh(state):
+            best, target = state
+            c = jnp.argmax(best)
+            value, j = row_best(c, R, forbid, comp)
+            return best.at[c].set(value), target.at[c].set(j)
+
+        best, target = jax.lax.while_loop(stale, refresh, (best, target))
+        c, j, d, valid = candidate(best, target, forbid, comp)
+        do = active & valid
+        # The endpoint inside c of c's heaviest edge to j (Wb is symmetric: read row j).
+        i = jnp.argmax(jnp.where(comp == c, Wb[j], -jnp.inf)).astype(jnp.int32)
+        R = R.at[c].set(jnp.where(do, jnp.maximum(R[c], R[d]), R[c]))
+        forbid = forbid.at[c].set(jnp.where(do, forbid[c] | forbid[d], forbid[c]))
+        comp = jnp.where(do & (comp == d), c, comp)
+        best = best.at[d].set(jnp.where(do, -jnp.inf, best[d]))
+        value, jc = row_best(c, R, forbid, comp)
+        best = best.at[c].set(jnp.where(do, value, best[c]))
+        target = target.at[c].set(jnp.where(do, jc, target[c]))
+        src, dst, mask = src.at[t].set(i), dst.at[t].set(j), mask.at[t].set(do)
+        return R, forbid, comp, best, target, ncomp - do, src, dst, mask
+
+    start = jnp.where(forbid, -jnp.inf, Wb)
+    edges = jnp.zeros(n, jnp.int32)  # n slots like the Prim forest; at most n - 1 are used
+    carry = (
+        Wb,
+        forbid,
+        jnp.arange(n, dtype=jnp.int32),
+        jnp.max(start, axis=1),
+        jnp.argmax(start, axis=1).astype(jnp.int32),
+        jnp.asarray(n, jnp.int32),
+        edges,
+        edges,
+        jnp.zeros_like(edges, bool),
+    )
+    carry = jax.lax.fori_loop(0, n - 1, merge_step, carry)
+    comp, src, dst, mask = carry[2], carry[6], carry[7], carry[8]
+    return Forest(src=src, dst=dst, mask=mask, labels=comp)
+
+
+def satisfies(forest: Forest, C: jax.Array) -> jax.Array:
+    """Whether a forest's clustering agrees with every must-link and must-not-link pair."""
+    same = forest.labels[:, None] == forest.labels[None, :]
+    return ~jnp.any(((C == 1) & ~same) | ((C == -1) & same))
+
+
+def solve_constrained_safe(W, k, C, bias: bool = True, free: Forest | None = None) -> Forest:
+    """The greedy of :func:`solve_constrained`, unless the unconstrained forest ``free`` already
+    satisfies C: it is then the exact constrained optimum (the constrained maximum cannot exceed
+    the unconstrained one), which the biased greedy may miss. ``free`` is solved if not given.
+    """
+    if free is None:
+        free = solve_forest(W, k)
+    greedy = solve_constrained(W, k, C, bias)
+    ok = satisfies(free, C)
+    return jax.tree.map(lambda f, g: jnp.where(ok, f, g), free, greedy)
+
+
+def constrained_spanning_forest(
+    S: jax.Array, k, C: jax.Array, bias: bool = True
+) -> tuple[jax.Array, jax.Array]:
+    r"""Heaviest k-spanning forest that respects must-link / must-not-link constraints.
+
+    Heuristic for :math:`\max \{\langle A, \Sigma\rangle : A \in \mathcal{A}_k,\;
+    M(A)_{ij} = (M_\Omega)_{ij} \ \forall (i,j) \in \Omega\}` (Stewart et al., NeurIPS 2023,
+    §5 and appendix §9.1): Kruskal's order, must-link edges first when ``bias``, and no edge
+    that would join two components containing a must-not-link pair.
+
+    When the unconstrained optimum already satisfies every constraint it is returned: it is
+    then the exact constrained optimum, which the biased greedy may miss.
+
+    Guarantees. Every must-not-link pair ends in two components. With ``bias=True`` every
+    must-link pair ends in one component whenever the constraints are feasible: the
+    must-links are consistent (no must-not-link pair inside a must-link class), there are at
+    least k must-link classes, and the greedy can reach k components (always true for
+    constraints derived from labels with k >= the number of labelled classes). With
+    ``bias=False`` must-link edges keep their weight rank, so Kruskal may stop at k
+    components before reaching them. When no acceptable edge is left, the forest keeps more
+    than k components (infeasible must-not-link structure).
+
+    Complexity: O(n^2) typical, O(n^3) worst case, O(n^2) memory (see the module docstring).
+
+    Args:
+      S: (n, n) floating similarity matrix (symmetrised, diagonal ignored).
+      k: number of components (traced values are clipped into [1, n]).
+      C: (n, n) integer constraints: 1 must-link, -1 must-not-link, 0 unknown. Symmetric.
+      bias: process must-link edges before all others.
+
+    Returns:
+      (A, M) as for :func:`diffclust.forest.spanning_forest`; NaN if S holds a NaN.
+    """
+    n = check_similarity(S)
+    return _constrained_spanning_forest(S, check_k(k, n), check_constraints(C, n), bool(bias))
+
+
+@partial(jax.jit, static_argnums=3)
+def _constrained_spanning_forest(S, k, C, bias):
+    forest = solve_constrained_safe(edge_weights(S), k, C, bias)
+    return poison_if_nan(S, adjacency(forest, S.shape[0], S.dtype), equivalence(forest, S.dtype))

@@ -1,0 +1,134 @@
+r"""The partial Fenchel–Young loss (Stewart et al., NeurIPS 2023, §5, appendix Prop. 1).
+
+.. math::
+   \bar L_{FY,\varepsilon}(\Sigma; M_\Omega) = F_{k,\varepsilon}(\Sigma)
+       - F_{k,\varepsilon}(\Sigma; M_\Omega), \qquad
+   \nabla_\Sigma \bar L_{FY,\varepsilon} = A^*_{k,\varepsilon}(\Sigma)
+       - A^*_{k,\varepsilon}(\Sigma; M_\Omega),
+
+where the second terms maximise over forests that agree with the partial target M_Omega.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from diffclust.forest.checks import check_k, check_similarity
+from diffclust.forest.constrained import solve_constrained_safe
+from diffclust.forest.exact import edge_weights, solve_forest
+from diffclust.forest.graph import adjacency, poison_if_nan
+from diffclust.forest.noise import sample_noise
+from diffclust.forest.perturbed import check_perturbation_args, monte_carlo
+from diffclust.forest.targets import check_target, constraints_from_target
+
+
+def _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noise):
+    n = S.shape[0]
+    W0 = edge_weights(S)
+    key_free, key_constrained = (key, key) if correlated_noise else jax.random.split(key)
+    Z = sample_noise(key_free, num_samples, n, noise, S.dtype)
+    free = monte_carlo(W0, Z, k, None, sigma, bias)
+    if not correlated_noise:
+        Z = sample_noise(key_constrained, num_samples, n, noise, S.dtype)
+    constrained = monte_carlo(W0, Z, k, C, sigma, bias, free.forests if correlated_noise else None)
+    if not correlated_noise:
+        return poison_if_nan(S, free.F - constrained.F, free.A - constrained.A)
+    # Same draws: average per-sample gaps, exactly 0 where the constrained forest is the free
+    # one (XLA may round the two weight sums differently).
+    same = jax.vmap(lambda f, c: jnp.all(f.mask == c.mask) & jnp.all(f.dst == c.dst))(
+        free.forests, constrained.forests
+    )
+    gaps = jnp.where(same, 0.0, free.weights - constrained.weights)
+    # NaN in S must reach the gradient too, not only the value.
+    return poison_if_nan(S, jnp.mean(gaps), free.A - constrained.A)
+
+
+# A custom VJP rather than the JVP of perturbed_spanning_forest: the backward pass needs only
+# the (n, n) gradient from the forward samples, never the per-sample forests or the noise.
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7, 8))
+def _partial_fy(S, k, C, key, sigma, num_samples, noise, bias, correlated_noise):
+    return _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noise)[0]
+
+
+def _partial_fy_fwd(S, k, C, key, sigma, num_samples, noise, bias, correlated_noise):
+    value, grad = _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noise)
+    return value, grad
+
+
+def _partial_fy_bwd(sigma, num_samples, noise, bias, correlated_noise, grad, g):
+    return g * grad, None, None, None
+
+
+_partial_fy.defvjp(_partial_fy_fwd, _partial_fy_bwd)
+
+
+def partial_fy_loss(
+    S: jax.Array,
+    M_target: jax.Array,
+    k,
+    *,
+    sigma: float,
+    num_samples: int,
+    key: jax.Array,
+    correlated_noise: bool = True,
+    bias: bool = True,
+    noise: str = "iid",
+) -> jax.Array:
+    r"""Perturbed partial Fenchel–Young loss.
+
+    .. math:: F_{k,\varepsilon}(\Sigma) - F_{k,\varepsilon}(\Sigma; M_\Omega)
+
+    Value and gradient :math:`A^*_{k,\varepsilon}(\Sigma) - A^*_{k,\varepsilon}(\Sigma; M_\Omega)`
+    come from the same forward samples (reverse mode only). With ``correlated_noise`` both
+    terms use the same draw, as in the reference; the loss is then >= 0 up to the
+    heuristic constrained solver, and 0 when every perturbed clustering already agrees.
+
+    Args:
+      S: (n, n) similarity matrix (symmetrised, diagonal ignored).
+      M_target: (n, n) floating partial target: 1 same cluster, 0 different, NaN unknown
+        (see :func:`target_from_labels`). Not differentiated.
+      k: number of clusters.
+      sigma, num_samples, key, noise: as in :func:`perturbed_spanning_forest`.
+      correlated_noise: reuse the same noise for both terms (reference default).
+      bias: must-link edges first in the constrained solver.
+
+    Returns:
+      Scalar loss (NaN if S holds a NaN).
+    """
+    n, k, _ = check_perturbation_args(S, k, sigma, num_samples, noise)
+    check_target(M_target, n)
+    args = (float(sigma), num_samples, noise, bool(bias), bool(correlated_noise))
+    return _partial_fy_jit(S, M_target, k, key, *args)
+
+
+@partial(jax.jit, static_argnums=(4, 5, 6, 7, 8))
+def _partial_fy_jit(S, M_target, k, key, sigma, num_samples, noise, bias, correlated_noise):
+    C = constraints_from_target(jax.lax.stop_gradient(M_target))
+    value = _partial_fy(S, k, C, key, sigma, num_samples, noise, bias, correlated_noise)
+    return poison_if_nan(S, value)[0]
+
+
+def partial_fy_loss_unperturbed(S: jax.Array, M_target: jax.Array, k, *, bias: bool = True):
+    r"""Unperturbed partial loss :math:`F_k(\Sigma) - F_k(\Sigma; M_\Omega)`.
+
+    Piecewise linear in S; its gradient :math:`A^*_k(\Sigma) - A^*_k(\Sigma; M_\Omega)` is
+    exact almost everywhere but zero-variance and uninformative between kinks, which is why
+    training uses the perturbed loss.
+    """
+    n = check_similarity(S)
+    check_target(M_target, n)
+    return _unperturbed_jit(S, M_target, check_k(k, n), bool(bias))
+
+
+@partial(jax.jit, static_argnums=3)
+def _unperturbed_jit(S, M_target, k, bias):
+    n = S.shape[0]
+    C = constraints_from_target(jax.lax.stop_gradient(M_target))
+    W = edge_weights(S)
+    A = adjacency(solve_forest(W, k), n, S.dtype)
+    A_c = adjacency(solve_constrained_safe(W, k, C, bias), n, S.dtype)
+    gap = jax.lax.stop_gradient(A - A_c)
+    return poison_if_nan(S, jnp.sum(gap * 0.5 * (S + S.T)))[0]
