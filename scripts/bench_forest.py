@@ -1,0 +1,113 @@
+"""Benchmark: perturbed partial Fenchel–Young loss, value + gradient, fast vs reference.
+
+Prints one JSON line per case: n, num_samples, reference_s, fast_s, speedup (median of
+several compiled runs; reference_s is null where its predicted time exceeds --max-reference-s),
+plus fast_permuted_s for the permuted-noise sampler and the device.
+
+    python scripts/bench_forest.py [--sizes 32 64 ...] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffclust.forest import partial_fy_loss, similarity, target_from_labels
+from diffclust.forest.noise import sample_noise
+from diffclust.forest.reference import _kruskal
+from diffclust.forest.targets import constraints_from_target
+
+# num_samples per batch size: the paper's B = 1000 at small n, fewer where n is large.
+DEFAULT_CASES = {32: 1000, 64: 1000, 128: 100, 256: 100, 512: 32, 1024: 32, 4096: 16}
+SIGMA, K = 0.1, 10
+
+
+def problem(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, K, n)
+    Z = rng.normal(size=(n, 16)) + 3.0 * np.eye(K, 16)[labels]
+    known = np.arange(n) < n // 2  # half labelled, as in the semi-supervised batches
+    S = similarity(jnp.asarray(Z, jnp.float32))
+    return S, target_from_labels(labels, known)
+
+
+def fast_fn(num_samples: int, noise: str):
+    def loss(S, M, key):
+        return partial_fy_loss(S, M, K, sigma=SIGMA, num_samples=num_samples, key=key, noise=noise)
+
+    return jax.jit(jax.value_and_grad(loss))
+
+
+def reference_fn(num_samples: int):
+    """The same estimator with the published Kruskal for both terms (appendix §9)."""
+
+    def loss_and_grad(S, M, key):
+        n = S.shape[0]
+        C = constraints_from_target(M)
+        W = 0.5 * (S + S.T)[None] + SIGMA * sample_noise(key, num_samples, n)
+        span = jnp.max(W, axis=(1, 2), keepdims=True) - jnp.min(W, axis=(1, 2), keepdims=True) + 1
+        W_biased = W + span * (C == 1) - span * (C == -1)
+        k = jnp.int32(K)
+        free = jax.vmap(_kruskal, in_axes=(0, None, None))(W, k, jnp.zeros((n, n), W.dtype))[0]
+        forbid = (C == -1).astype(W.dtype)
+        constrained = jax.vmap(_kruskal, in_axes=(0, None, None))(W_biased, k, forbid)[0]
+        gap = free - constrained
+        return jnp.mean(jnp.sum(gap * W, axis=(1, 2))), jnp.mean(gap, axis=0)
+
+    return jax.jit(loss_and_grad)
+
+
+def median_seconds(fn, args, repeats: int) -> float:
+    jax.block_until_ready(fn(*args))  # compile
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(DEFAULT_CASES))
+    parser.add_argument("--num-samples", type=int, default=None, help="override per-n defaults")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--max-reference-s", type=float, default=60.0)
+    args = parser.parse_args()
+
+    key = jax.random.key(0)
+    last_reference = None  # (n, num_samples, seconds) to predict the next reference time
+    for n in args.sizes:
+        num_samples = args.num_samples or DEFAULT_CASES.get(n, 16)
+        S, M = problem(n)
+        repeats = args.repeats if n <= 1024 else max(1, args.repeats // 2)
+        fast_s = median_seconds(fast_fn(num_samples, "iid"), (S, M, key), repeats)
+        permuted_s = median_seconds(fast_fn(num_samples, "permuted"), (S, M, key), repeats)
+        predicted = 0.0
+        if last_reference is not None:
+            n0, b0, t0 = last_reference
+            predicted = t0 * (num_samples / b0) * (n / n0) ** 4  # O(B n^4) matrix Kruskal
+        reference_s = None
+        if predicted <= args.max_reference_s:
+            reference_s = median_seconds(reference_fn(num_samples), (S, M, key), min(repeats, 3))
+            last_reference = (n, num_samples, reference_s)
+        record = {
+            "n": n,
+            "num_samples": num_samples,
+            "reference_s": reference_s,
+            "fast_s": round(fast_s, 5),
+            "speedup": None if reference_s is None else round(reference_s / fast_s, 1),
+            "fast_permuted_s": round(permuted_s, 5),
+            "device": jax.devices()[0].device_kind,
+        }
+        print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main()
