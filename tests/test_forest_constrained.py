@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from diffclust.forest import constrained_spanning_forest, reference_spanning_forest
 from diffclust.forest.constrained import solve_constrained
 from diffclust.forest.exact import edge_weights
+from diffclust.forest.labelled import label_classes, solve_labelled
 
 constrained = jax.jit(constrained_spanning_forest, static_argnames="bias")
 reference = jax.jit(reference_spanning_forest, static_argnames="bias")
@@ -108,3 +109,44 @@ def test_vmap_equals_separate_calls():
         A, M = constrained_spanning_forest(S[i], 3, C)
         np.testing.assert_array_equal(A_b[i], A)
         np.testing.assert_array_equal(M_b[i], M)
+
+
+@jax.jit
+def both_solvers(S, k, C):
+    W = edge_weights(S)
+    classes, from_labels = label_classes(C)
+    return solve_labelled(W, k, classes), solve_constrained(W, k, C, True), from_labels
+
+
+def forest_edges(forest) -> np.ndarray:
+    src, dst, mask = (np.asarray(x) for x in forest[:3])
+    pairs = np.sort(np.stack([src[mask], dst[mask]], axis=1), axis=1)
+    return pairs[np.lexsort(pairs.T[::-1])]
+
+
+def same_cluster(forest) -> np.ndarray:
+    labels = np.asarray(forest.labels)
+    return labels[:, None] == labels[None, :]
+
+
+@settings(max_examples=150, deadline=None)
+@given(labelled_problems(max_n=64), st.integers(0, 100))
+def test_two_prim_closed_form_equals_the_greedy(problem, k_draw):
+    """For label-derived constraints the two-Prim form makes the greedy's exact choices, for
+    every k (also below the number of labelled classes and above the must-link classes)."""
+    S, C, _ = problem
+    n = S.shape[0]
+    k = 1 + k_draw % n
+    fast, slow, from_labels = both_solvers(jnp.asarray(S), k, jnp.asarray(C))
+    assert bool(from_labels)
+    np.testing.assert_array_equal(forest_edges(fast), forest_edges(slow))
+    np.testing.assert_array_equal(same_cluster(fast), same_cluster(slow))
+
+
+def test_constraints_not_from_labels_take_the_general_greedy():
+    C = np.zeros((4, 4), np.int8)
+    C[0, 1] = C[1, 0] = C[1, 2] = C[2, 1] = 1  # 0 ~ 1 ~ 2 but 0 !~ 2: not an equivalence
+    C[0, 2] = C[2, 0] = -1
+    assert not bool(label_classes(jnp.asarray(C))[1])
+    C[0, 2] = C[2, 0] = 0  # must-links without the must-not-links of a labelling
+    assert not bool(label_classes(jnp.asarray(C))[1])

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from diffclust.forest.checks import check_constraints, check_k, check_similarity
 from diffclust.forest.exact import edge_weights, solve_forest
 from diffclust.forest.graph import Forest, adjacency, equivalence, poison_if_nan
+from diffclust.forest.labelled import label_classes, solve_labelled
 
 
 def biased_weights(W: jax.Array, C: jax.Array, bias: bool) -> jax.Array:
@@ -117,14 +118,30 @@ def satisfies(forest: Forest, C: jax.Array) -> jax.Array:
     return ~jnp.any(((C == 1) & ~same) | ((C == -1) & same))
 
 
+def solve_greedy(W: jax.Array, k: jax.Array, C: jax.Array, bias: bool = True) -> Forest:
+    """:func:`solve_constrained`, through its two-Prim closed form when C comes from labels.
+
+    Under vmap over W with a shared C the branch stays a real conditional; vmapped over C too
+    it becomes a select that evaluates both.
+    """
+    if not bias:
+        return solve_constrained(W, k, C, bias)
+    classes, from_labels = label_classes(C)
+    return jax.lax.cond(
+        from_labels,
+        lambda: solve_labelled(W, k, classes),
+        lambda: solve_constrained(W, k, C, bias),
+    )
+
+
 def solve_constrained_safe(W, k, C, bias: bool = True, free: Forest | None = None) -> Forest:
-    """The greedy of :func:`solve_constrained`, unless the unconstrained forest ``free`` already
+    """The greedy of :func:`solve_greedy`, unless the unconstrained forest ``free`` already
     satisfies C: it is then the exact constrained optimum (the constrained maximum cannot exceed
     the unconstrained one), which the biased greedy may miss. ``free`` is solved if not given.
     """
     if free is None:
         free = solve_forest(W, k)
-    greedy = solve_constrained(W, k, C, bias)
+    greedy = solve_greedy(W, k, C, bias)
     ok = satisfies(free, C)
     return jax.tree.map(lambda f, g: jnp.where(ok, f, g), free, greedy)
 
@@ -151,7 +168,8 @@ def constrained_spanning_forest(
     components before reaching them. When no acceptable edge is left, the forest keeps more
     than k components (infeasible must-not-link structure).
 
-    Complexity: O(n^2) typical, O(n^3) worst case, O(n^2) memory (see the module docstring).
+    Complexity: O(n^2) typical, O(n^3) worst case, O(n^2) memory (see the module docstring);
+    with ``bias`` and constraints derived from labels, two Prim passes, O(n^2) (labelled.py).
 
     Args:
       S: (n, n) floating similarity matrix (symmetrised, diagonal ignored).

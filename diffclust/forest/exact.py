@@ -49,31 +49,57 @@ def first_argmax(x: jax.Array) -> jax.Array:
     return jnp.min(jnp.where(x == jnp.max(x), index, x.shape[0]))
 
 
-def maximum_spanning_tree(W: jax.Array) -> tuple[jax.Array, jax.Array]:
+def maximum_spanning_tree(
+    W: jax.Array, roots: jax.Array | None = None, within: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
     """Dense Prim's algorithm on finite weights W (diagonal -inf), rooted at vertex 0.
 
     ``key[j]`` is the heaviest edge from the tree to j, -inf once j is in the tree (the
-    ``penalty`` row keeps tree vertices out of later updates).
+    ``penalty`` row keeps tree vertices out of later updates). Each step adds one vertex and
+    reads one row of W: n steps of O(n) vector work.
+
+    Args:
+      W: (n, n) prepared weights (see :func:`edge_weights`).
+      roots: optional (n,) bool mask of root vertices (at least one). They enter the tree
+        first, so the result is the maximum spanning tree of the graph with the roots
+        contracted into one vertex; each root is its own parent.
+      within: optional (n,) int classes; only edges between equal classes >= 0 count, the
+        others sink below every finite weight (their tree edges can then be discarded).
 
     Returns:
-      parent: (n,) int32, parent[v] is v's neighbour towards the root (parent[0] = 0).
-      weight: (n,) the weight of the edge (v, parent[v]); +inf at the root.
+      parent: (n,) int32, parent[v] is v's neighbour towards its root (parent[root] = root).
+      weight: (n,) the weight of the edge (v, parent[v]); +inf at the roots.
     """
     n = W.shape[0]
-    penalty = jnp.zeros(n, W.dtype).at[0].set(-jnp.inf)
-    carry = (penalty, W[0] + penalty, jnp.zeros(n, jnp.int32), jnp.full(n, jnp.inf, W.dtype))
+    vertices = jnp.arange(n, dtype=jnp.int32)
+    if roots is None:
+        first, num_roots = jnp.zeros(1, jnp.int32), 1
+    else:
+        first, num_roots = jnp.argsort(~roots, stable=True).astype(jnp.int32), jnp.sum(roots)
+    low = jnp.finfo(W.dtype).min
+    carry = (
+        jnp.zeros(n, W.dtype),  # penalty
+        jnp.full(n, -jnp.inf, W.dtype),  # key
+        vertices,  # parent
+        jnp.full(n, jnp.inf, W.dtype),  # weight
+    )
 
-    def add_vertex(_, carry):
+    def add_vertex(t, carry):
         penalty, key, parent, weight = carry
-        v = first_argmax(key)
-        weight = weight.at[v].set(key[v])
+        is_root = t < num_roots
+        v = jnp.where(is_root, first[jnp.minimum(t, first.shape[0] - 1)], first_argmax(key))
+        weight = weight.at[v].set(jnp.where(is_root, jnp.inf, key[v]))
+        parent = parent.at[v].set(jnp.where(is_root, v, parent[v]))
         penalty = penalty.at[v].set(-jnp.inf)
-        row = W[v] + penalty
+        row = W[v]
+        if within is not None:
+            row = jnp.where((within == within[v]) & (within[v] >= 0), row, low)
+        row = row + penalty
         closer = row > key
         key = jnp.where(closer, row, key).at[v].set(-jnp.inf)
         return penalty, key, jnp.where(closer, v, parent), weight
 
-    _, _, parent, weight = jax.lax.fori_loop(1, n, add_vertex, carry)
+    _, _, parent, weight = jax.lax.fori_loop(0, n, add_vertex, carry)
     return parent, weight
 
 

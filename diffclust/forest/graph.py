@@ -28,11 +28,20 @@ class Forest(NamedTuple):
     labels: jax.Array
 
 
+def scatter_edges(src: jax.Array, dst: jax.Array, values: jax.Array, n: int) -> jax.Array:
+    """Dense symmetric (n, n) sum of ``values`` on edges {src, dst} (any leading shape).
+
+    Both directions are scattered: cheaper than adding the transpose of an n^2 matrix.
+    """
+    rows = jnp.concatenate([src.ravel(), dst.ravel()])
+    cols = jnp.concatenate([dst.ravel(), src.ravel()])
+    values = jnp.concatenate([values.ravel(), values.ravel()])
+    return jnp.zeros((n, n), values.dtype).at[rows, cols].add(values)
+
+
 def adjacency(forest: Forest, n: int, dtype=jnp.float32) -> jax.Array:
     """Dense symmetric 0/1 adjacency matrix (zero diagonal) of ``forest``."""
-    weight = forest.mask.astype(dtype)
-    half = jnp.zeros((n, n), dtype).at[forest.src, forest.dst].add(weight)
-    return half + half.T
+    return scatter_edges(forest.src, forest.dst, forest.mask.astype(dtype), n)
 
 
 def equivalence(forest: Forest, dtype=jnp.float32) -> jax.Array:

@@ -19,9 +19,9 @@ import jax.numpy as jnp
 from diffclust.forest.checks import check_k, check_similarity
 from diffclust.forest.constrained import solve_constrained_safe
 from diffclust.forest.exact import edge_weights, solve_forest
-from diffclust.forest.graph import adjacency, poison_if_nan
-from diffclust.forest.noise import sample_noise
-from diffclust.forest.perturbed import check_perturbation_args, monte_carlo
+from diffclust.forest.graph import adjacency, forest_weight, poison_if_nan
+from diffclust.forest.noise import noise_sampler
+from diffclust.forest.perturbed import check_perturbation_args, map_samples, mean_adjacency, solve
 from diffclust.forest.targets import check_target, constraints_from_target
 
 
@@ -29,21 +29,32 @@ def _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noi
     n = S.shape[0]
     W0 = edge_weights(S)
     key_free, key_constrained = (key, key) if correlated_noise else jax.random.split(key)
-    Z = sample_noise(key_free, num_samples, n, noise, S.dtype)
-    free = monte_carlo(W0, Z, k, None, sigma, bias)
-    if not correlated_noise:
-        Z = sample_noise(key_constrained, num_samples, n, noise, S.dtype)
-    constrained = monte_carlo(W0, Z, k, C, sigma, bias, free.forests if correlated_noise else None)
-    if not correlated_noise:
-        return poison_if_nan(S, free.F - constrained.F, free.A - constrained.A)
-    # Same draws: average per-sample gaps, exactly 0 where the constrained forest is the free
-    # one (XLA may round the two weight sums differently).
-    same = jax.vmap(lambda f, c: jnp.all(f.mask == c.mask) & jnp.all(f.dst == c.dst))(
-        free.forests, constrained.forests
-    )
-    gaps = jnp.where(same, 0.0, free.weights - constrained.weights)
+    sample_free = noise_sampler(key_free, n, noise, S.dtype)
+    sample_constrained = noise_sampler(key_constrained, n, noise, S.dtype)
+
+    def one(b):
+        W = W0 + sigma * sample_free(b)
+        free = solve(W, k, None, bias)
+        if correlated_noise:  # same draw: the free forest may already satisfy C
+            W_c, constrained = W, solve(W, k, C, bias, free)
+        else:
+            W_c = W0 + sigma * sample_constrained(b)
+            constrained = solve(W_c, k, C, bias)
+        # Same draws: the gap is exactly 0 where the constrained forest is the free one (XLA
+        # may round the two weight sums differently).
+        same = jnp.all(free.mask == constrained.mask) & jnp.all(free.dst == constrained.dst)
+        same = correlated_noise & same
+        gap = forest_weight(free, W) - forest_weight(constrained, W_c)
+        return free, constrained, jnp.where(same, 0.0, gap), same
+
+    free, constrained, gaps, same = map_samples(one, num_samples, n)
+    # A_eps(S) - A_eps(S; C) in one scatter: +1/B on free edges, -1/B on constrained ones,
+    # and nothing for samples whose two forests are the same (exact zeros, no rounding).
+    both = jax.tree.map(lambda f, c: jnp.concatenate([f, c]), free, constrained)
+    sign = jnp.where(same, 0.0, 1.0 / num_samples).astype(S.dtype)
+    grad = mean_adjacency(both, n, S.dtype, weights=jnp.concatenate([sign, -sign]))
     # NaN in S must reach the gradient too, not only the value.
-    return poison_if_nan(S, jnp.mean(gaps), free.A - constrained.A)
+    return poison_if_nan(S, jnp.mean(gaps), grad)
 
 
 # A custom VJP rather than the JVP of perturbed_spanning_forest: the backward pass needs only

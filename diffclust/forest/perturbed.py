@@ -39,8 +39,15 @@ from diffclust.forest.checks import (
 )
 from diffclust.forest.constrained import solve_constrained_safe
 from diffclust.forest.exact import edge_weights, solve_forest
-from diffclust.forest.graph import Forest, adjacency, equivalence, forest_weight, poison_if_nan
-from diffclust.forest.noise import NOISE_KINDS, sample_noise
+from diffclust.forest.graph import (
+    Forest,
+    adjacency,
+    equivalence,
+    forest_weight,
+    poison_if_nan,
+    scatter_edges,
+)
+from diffclust.forest.noise import NOISE_KINDS, noise_sampler
 
 
 class Perturbed(NamedTuple):
@@ -63,24 +70,25 @@ class Perturbed(NamedTuple):
 CHUNK_ENTRIES = 2**18
 
 
-def map_samples(fn, *xs):
-    """fn over the leading sample axis: vmapped within chunks, chunks in sequence."""
-    num, n = xs[0].shape[0], xs[0].shape[-1]
-    chunk = max(1, min(num, CHUNK_ENTRIES // (n * n)))
-    return jax.lax.map(lambda args: fn(*args), xs, batch_size=chunk)
+def map_samples(fn, num_samples: int, n: int):
+    """fn(b) for b = 0 .. num_samples - 1: vmapped within chunks, chunks in sequence.
+
+    Each sample's perturbed matrix is generated inside fn, so memory stays O(chunk n^2)
+    instead of O(num_samples n^2); outputs are stacked along a leading sample axis.
+    """
+    chunk = max(1, min(num_samples, CHUNK_ENTRIES // (n * n)))
+    return jax.lax.map(fn, jnp.arange(num_samples), batch_size=chunk)
 
 
-def solve_batch(W, k, C, bias: bool, free: Forest | None = None) -> Forest:
-    """Forests of a stack of prepared weight matrices (num_samples, n, n).
+def solve(W: jax.Array, k, C, bias: bool, free: Forest | None = None) -> Forest:
+    """The forest of one prepared weight matrix: free when C is None, else constrained.
 
-    ``free``: the unconstrained forests of the same W, when already solved (reused by the
+    ``free``: the unconstrained forest of the same W when already solved (reused by the
     constrained solver's feasibility shortcut).
     """
     if C is None:
-        return map_samples(lambda W: solve_forest(W, k), W)
-    if free is None:
-        free = map_samples(lambda W: solve_forest(W, k), W)
-    return map_samples(lambda W, f: solve_constrained_safe(W, k, C, bias, f), W, free)
+        return solve_forest(W, k)
+    return solve_constrained_safe(W, k, C, bias, free)
 
 
 def mean_adjacency(forests: Forest, n: int, dtype, weights: jax.Array | None = None):
@@ -88,28 +96,44 @@ def mean_adjacency(forests: Forest, n: int, dtype, weights: jax.Array | None = N
     num = forests.mask.shape[0]
     w = jnp.full((num,), 1.0 / num, dtype) if weights is None else weights
     values = forests.mask.astype(dtype) * w[:, None]
-    half = jnp.zeros((n, n), dtype).at[forests.src, forests.dst].add(values)
-    return half + half.T
+    return scatter_edges(forests.src, forests.dst, values, n)
 
 
-def monte_carlo(W0, Z, k, C, sigma: float, bias: bool, free: Forest | None = None) -> Perturbed:
-    """Solves on W0 + sigma Z for every sample; means of A and of the forest weight."""
-    W = W0[None] + sigma * Z
-    forests = solve_batch(W, k, C, bias, free)
-    weights = jax.vmap(forest_weight)(forests, W)
-    return Perturbed(mean_adjacency(forests, W0.shape[0], W0.dtype), weights, forests)
+def mean_equivalence(forests: Forest, dtype, weights: jax.Array | None = None):
+    """sum_b weights_b M_b (default 1/B), accumulated one sample at a time (O(n^2) memory)."""
+    num, n = forests.labels.shape
+    w = jnp.full((num,), 1.0 / num, dtype) if weights is None else weights
+
+    def add(b, total):
+        labels = forests.labels[b]
+        return total + w[b] * (labels[:, None] == labels[None, :]).astype(dtype)
+
+    return jax.lax.fori_loop(0, num, add, jnp.zeros((n, n), dtype))
+
+
+def monte_carlo(W0, sample, sigma: float, num_samples: int, k, C, bias: bool) -> Perturbed:
+    """Solves W0 + sigma Z_b for every sample b (``sample``: b -> Z_b); means of A and F."""
+    n = W0.shape[0]
+
+    def one(b):
+        W = W0 + sigma * sample(b)
+        forest = solve(W, k, C, bias)
+        return forest, forest_weight(forest, W)
+
+    forests, weights = map_samples(one, num_samples, n)
+    return Perturbed(mean_adjacency(forests, n, W0.dtype), weights, forests)
 
 
 def _outputs(S, k, C, key, sigma, num_samples, noise, bias, control_variate):
     n = S.shape[0]
     W0 = edge_weights(S)
-    Z = sample_noise(key, num_samples, n, noise, S.dtype)
-    mc = monte_carlo(W0, Z, k, C, sigma, bias)
-    M = jnp.mean(jax.vmap(equivalence, in_axes=(0, None))(mc.forests, S.dtype), axis=0)
+    sample = noise_sampler(key, n, noise, S.dtype)
+    mc = monte_carlo(W0, sample, sigma, num_samples, k, C, bias)
+    M = mean_equivalence(mc.forests, S.dtype)
     base = None
     if control_variate:
-        base = solve_forest(W0, k) if C is None else solve_constrained_safe(W0, k, C, bias)
-    return mc, M, Z, base
+        base = solve(W0, k, C, bias)
+    return mc, M, sample, base
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4, 5, 6, 7, 8))
@@ -123,13 +147,13 @@ def _perturbed_jvp(sigma, num_samples, noise, bias, control_variate, primals, ta
     S, k, C, key = primals
     dS = tangents[0]
     n = S.shape[0]
-    mc, M, Z, base = _outputs(S, k, C, key, sigma, num_samples, noise, bias, control_variate)
-    # Score weights <Z_b, H> / (2 sigma B): linear in the tangent H.
-    score = jnp.einsum("bij,ij->b", Z, dS) / (2.0 * sigma * num_samples)
+    mc, M, sample, base = _outputs(S, k, C, key, sigma, num_samples, noise, bias, control_variate)
+    # Score weights <Z_b, H> / (2 sigma B): linear in the tangent H. Z_b is generated again
+    # rather than kept from the forward pass (num_samples n^2 floats).
+    score = map_samples(lambda b: jnp.sum(sample(b) * dS), num_samples, n)
+    score = score / (2.0 * sigma * num_samples)
     dA = mean_adjacency(mc.forests, n, S.dtype, weights=score)
-    dM = jnp.einsum(
-        "b,bij->ij", score, jax.vmap(equivalence, in_axes=(0, None))(mc.forests, S.dtype)
-    )
+    dM = mean_equivalence(mc.forests, S.dtype, weights=score)
     if base is not None:
         dA = dA - adjacency(base, n, S.dtype) * jnp.sum(score)
         dM = dM - equivalence(base, S.dtype) * jnp.sum(score)
