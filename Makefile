@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 VENV_STAMP := .venv/.installed
 
-.PHONY: help install run test test-full lint format bench clean
+.PHONY: help install run test test-full lint format denoise bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -15,8 +15,8 @@ $(VENV_STAMP): pyproject.toml
 
 install: $(VENV_STAMP)  ## create .venv with the project and the dev tools
 
-run: $(VENV_STAMP)  ## the main job on embedded data: learn the appendix's 4x2 denoising map
-	$(PY) scripts/denoise.py
+run: $(VENV_STAMP)  ## the main job on embedded data: LeNet + forest head on scikit-learn's digits
+	.venv/bin/diffclust train +experiment=digits_full
 
 test: $(VENV_STAMP)  ## the fast test suite (what CI runs)
 	$(PY) -m pytest -q -m "not slow"
@@ -31,6 +31,9 @@ lint: $(VENV_STAMP)  ## ruff check and format check
 format: $(VENV_STAMP)  ## apply ruff's fixes and formatting
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
+
+denoise: $(VENV_STAMP)  ## the forest paper's synthetic denoising experiment (appendix §11)
+	$(PY) scripts/denoise.py
 
 bench: $(VENV_STAMP)  ## forest solver benchmark, one JSON line per case
 	$(PY) scripts/bench_forest.py

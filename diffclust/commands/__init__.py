@@ -1,0 +1,1 @@
+"""`diffclust <command>`: each module here is a subcommand with ``HELP`` and ``main(argv)``."""

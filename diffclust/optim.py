@@ -1,0 +1,31 @@
+"""The ``optim`` config group: optax optimisers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import optax
+
+from diffclust.registry import Registry
+
+OPTIMIZERS: Registry = Registry("optim")
+
+
+@dataclass
+class AdamWConfig:
+    """AdamW with the forest paper's defaults (lr 3e-4, betas (0.9, 0.999), decay 1e-4)."""
+
+    name: str = "adamw"
+    lr: float = 3e-4
+    b1: float = 0.9
+    b2: float = 0.999
+    weight_decay: float = 1e-4
+
+
+@OPTIMIZERS.register("adamw", AdamWConfig)
+def adamw(cfg: AdamWConfig) -> optax.GradientTransformation:
+    return optax.adamw(cfg.lr, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay)
+
+
+def build_optimizer(cfg) -> optax.GradientTransformation:
+    return OPTIMIZERS.get(cfg.name)(cfg)

@@ -1,0 +1,55 @@
+"""Orbax checkpoints of a run: the latest (to resume) and the best by validation error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orbax.checkpoint as ocp
+
+from diffclust.errors import UserError
+
+METRIC = "val_clustering_error"
+
+
+class Checkpoints:
+    """Keeps the latest checkpoint and the one with the lowest validation error.
+
+    ``best_fn`` alone would let orbax delete the latest step and break resume, hence the
+    explicit any-of(latest, best) preservation policy.
+    """
+
+    def __init__(self, run_dir: Path, resume: bool):
+        directory = (run_dir / "checkpoints").resolve()
+        if directory.exists() and any(directory.iterdir()) and not resume:
+            raise UserError(
+                f"{run_dir} already holds checkpoints; pass resume=true to continue that run, "
+                "or choose a new hydra.run.dir (nothing was overwritten)"
+            )
+        policy = ocp.checkpoint_managers.AnyPreservationPolicy(
+            [
+                ocp.checkpoint_managers.LatestN(n=1),
+                ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: -m[METRIC], n=1),
+            ]
+        )
+        options = ocp.CheckpointManagerOptions(
+            preservation_policy=policy,
+            best_fn=lambda m: m[METRIC],
+            best_mode="min",
+            enable_async_checkpointing=False,
+        )
+        self.manager = ocp.CheckpointManager(directory, options=options)
+
+    def save(self, step: int, state, val_error: float) -> None:
+        self.manager.save(step, args=ocp.args.StandardSave(state), metrics={METRIC: val_error})
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def best_step(self) -> int | None:
+        return self.manager.best_step()
+
+    def restore(self, step: int, like):
+        return self.manager.restore(step, args=ocp.args.StandardRestore(like))
+
+    def close(self) -> None:
+        self.manager.close()

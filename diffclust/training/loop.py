@@ -1,0 +1,180 @@
+"""One run: build the parts named by the config, train with early stopping, evaluate, record.
+
+results = train_and_evaluate(cfg, run_dir)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from omegaconf import OmegaConf
+from tqdm import tqdm
+
+from diffclust.data import load_dataset
+from diffclust.errors import UserError
+from diffclust.heads import build_head
+from diffclust.loggers import build_logger
+from diffclust.losses import build_loss
+from diffclust.models import build_backbone
+from diffclust.optim import build_optimizer
+from diffclust.splits import labelled_mask
+from diffclust.training.batches import augment_images, batch_indices
+from diffclust.training.checkpoints import Checkpoints
+from diffclust.training.evaluate import clustering_metrics
+from diffclust.training.records import Records, read_jsonl, write_results
+
+log = logging.getLogger(__name__)
+
+
+def init_state(backbone, head, optimizer, input_shape, seed: int) -> dict:
+    """{'params': {'backbone', 'head'}, 'opt_state', 'step'}: a plain pytree orbax can save."""
+    key_backbone, key_head = jax.random.split(jax.random.key(seed))
+    dummy = jnp.zeros((1, *input_shape), jnp.float32)
+    backbone_params = backbone.init(key_backbone, dummy)["params"]
+    head_params = {}
+    if head.module is not None:
+        z = backbone.apply({"params": backbone_params}, dummy)
+        head_params = head.module.init(key_head, z)["params"]
+    params = {"backbone": backbone_params, "head": head_params}
+    return {"params": params, "opt_state": optimizer.init(params), "step": jnp.int32(0)}
+
+
+def make_train_step(backbone, head, loss_fn, optimizer):
+    def objective(params, x, y, known, key):
+        z = backbone.apply({"params": params["backbone"]}, x, train=True)
+        return loss_fn(head, params["head"], z, y, known, key)
+
+    @jax.jit
+    def train_step(state, x, y, known, key):
+        loss, grads = jax.value_and_grad(objective)(state["params"], x, y, known, key)
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, loss
+
+    return train_step
+
+
+def make_embed_similarity(backbone, head):
+    @jax.jit
+    def embed_similarity(params, x):
+        z = backbone.apply({"params": params["backbone"]}, x)
+        return head.similarity(params["head"], z)
+
+    return embed_similarity
+
+
+def _fmt(record: dict) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "step")
+
+
+def _best_so_far(records_path: Path, upto: int) -> tuple[float, int]:
+    evals = [r for r in read_jsonl(records_path) if "val_clustering_error" in r]
+    evals = [r for r in evals if r["step"] <= upto]
+    if not evals:
+        return math.inf, 0
+    best = min(evals, key=lambda r: r["val_clustering_error"])
+    return best["val_clustering_error"], best["step"]
+
+
+def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dict:
+    """Trains the configured model in ``run_dir`` and returns (and writes) its results."""
+    started = time.time()
+    train = cfg.train
+    data = load_dataset(cfg.dataset, cfg.seed)
+    known = labelled_mask(cfg.split, data, cfg.seed)
+    backbone = build_backbone(cfg.backbone)
+    head = build_head(cfg.head, data.num_classes)
+    loss_fn = build_loss(cfg.loss, cfg.head.name)
+    optimizer = build_optimizer(cfg.optim)
+    if len(data.y_train) < train.batch_size:
+        raise UserError(
+            f"train.batch_size={train.batch_size} exceeds the {len(data.y_train)} training points"
+        )
+
+    state = init_state(backbone, head, optimizer, data.input_shape, cfg.seed)
+    checkpoints = Checkpoints(run_dir, cfg.resume)
+    start = checkpoints.latest_step() if cfg.resume else None
+    if start is not None:
+        state = checkpoints.restore(start, state)
+    records = Records(run_dir, start)
+    best_error, best_step = _best_so_far(records.path, start or 0)
+    start = start or 0
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    logger = build_logger(cfg.logger, run_dir, config, experiment or run_dir.name)
+    train_step = make_train_step(backbone, head, loss_fn, optimizer)
+    embed_similarity = make_embed_similarity(backbone, head)
+    base_key = jax.random.key(cfg.seed + 1)
+    augment = getattr(cfg.dataset, "augment", False)
+
+    def evaluate(x, y):
+        fn = lambda xb: embed_similarity(state["params"], xb)  # noqa: E731
+        return clustering_metrics(fn, x, y, data.num_classes, train)
+
+    step = start
+    bar = not cfg.quiet and sys.stderr.isatty()  # no bar in log files of batch jobs
+    progress = tqdm(
+        range(start, train.steps), initial=start, total=train.steps, disable=not bar, unit="step"
+    )
+    try:
+        for step in progress:
+            idx = batch_indices(len(data.y_train), train.batch_size, cfg.seed, step)
+            x = data.x_train[idx]
+            if augment:
+                x = augment_images(x, cfg.seed, step)
+            key = jax.random.fold_in(base_key, step)
+            state, loss = train_step(state, x, data.y_train[idx], known[idx], key)
+            loss, done = float(loss), step + 1
+            if not math.isfinite(loss):
+                raise UserError(
+                    f"the training loss became {loss} at step {done}; the last good checkpoint "
+                    f"(step {checkpoints.latest_step()}) is kept in {run_dir}/checkpoints; "
+                    "lower optim.lr or check the data"
+                )
+            if done % train.log_every == 0:
+                records.append({"step": done, "loss": loss})
+                logger.log({"step": done, "loss": loss})
+            if done % train.eval_every == 0 or done == train.steps:
+                val = evaluate(data.x_val, data.y_val)
+                record = {"step": done, **{f"val_{k}": v for k, v in val.items()}}
+                records.append(record)
+                logger.log(record)
+                log.info("step %d: loss %.4f, %s", done, loss, _fmt(record))
+                checkpoints.save(done, state, val["clustering_error"])
+                if val["clustering_error"] < best_error:
+                    best_error, best_step = val["clustering_error"], done
+                progress.set_postfix(loss=f"{loss:.4f}", val_error=f"{val['clustering_error']:.4f}")
+                if done - best_step >= train.patience:
+                    break
+        steps = checkpoints.latest_step() or step
+        best = checkpoints.best_step()
+        if best is None:
+            raise UserError("no evaluation ran; set train.eval_every <= train.steps")
+        state = checkpoints.restore(best, state)
+        test = evaluate(data.x_test, data.y_test)
+    finally:
+        progress.close()
+        checkpoints.close()
+        logger.finish()
+    results = {
+        "test": test,
+        "best_step": best,
+        "steps": steps,
+        "wall_time_s": round(time.time() - started, 2),
+        "seed": cfg.seed,
+        "experiment": experiment,
+        "dataset": data.summary(),
+        "num_labelled": int(np.sum(known)),
+        "device": jax.devices()[0].device_kind,
+        "config": config,
+    }
+    write_results(run_dir, results)
+    return results

@@ -1,0 +1,40 @@
+"""A run's files: metrics.jsonl (one record per log or evaluation) and results.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+class Records:
+    """Appends metric records; on resume, drops records past the restored step so that the
+    file holds each step once, as if the run had never stopped."""
+
+    def __init__(self, run_dir: Path, resume_step: int | None = None):
+        self.path = run_dir / "metrics.jsonl"
+        if resume_step is not None and self.path.exists():
+            kept = [r for r in read_jsonl(self.path) if r["step"] <= resume_step]
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        elif resume_step is None:
+            self.path.write_text("")
+
+    def append(self, record: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_results(run_dir: Path, results: dict) -> None:
+    """results.json, written atomically (a crash never leaves half a file)."""
+    tmp = run_dir / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=2, default=_plain) + "\n")
+    tmp.replace(run_dir / "results.json")
+
+
+def _plain(value):
+    value = float(value)
+    return None if math.isnan(value) else value

@@ -1,0 +1,61 @@
+"""The config tree: every experiment composes, YAML options match the registries, and bad
+configs fail at start-up with a clear message and no traceback."""
+
+import pytest
+from runner_helpers import compose_config, run_cli
+
+from diffclust.config import GROUPS
+from diffclust.config.schema import CONF_DIR
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_yaml_options_are_the_registry_entries(group):
+    yaml_names = {p.stem for p in (CONF_DIR / group).glob("*.yaml")}
+    assert yaml_names == set(GROUPS[group].names())
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_every_group_option_composes(group):
+    for name in GROUPS[group].names():
+        cfg = compose_config(f"{group}={name}")
+        assert cfg[group].name == name
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes(experiment):
+    cfg = compose_config(f"+experiment={experiment}", "train.steps=3")
+    assert cfg.train.steps == 3
+    assert cfg.dataset.name in experiment
+    baseline = experiment.endswith("_baseline")
+    assert (cfg.head.name, cfg.loss.name) == (
+        ("classifier", "cross_entropy") if baseline else ("forest", "partial_fy")
+    )
+
+
+def test_cli_lists_its_commands():
+    out = run_cli("--help")
+    assert out.returncode == 0 and "train" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("+experiment=nope", "experiment/nope"),
+        ("dataset=nope", "digits"),  # the message lists the valid options
+        ("train.stepz=3", "stepz"),
+        ("train.steps=many", "train.steps"),
+        ("loss.sigmaa=1", "sigmaa"),
+    ],
+)
+def test_bad_config_is_one_clear_error(override, expected):
+    out = run_cli("train", override)
+    assert out.returncode != 0
+    assert expected in out.stderr and "Traceback" not in out.stderr
+
+
+def test_wrong_head_for_loss_is_refused(tmp_path):
+    out = run_cli("train", "loss=cross_entropy", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "loss=cross_entropy does not train head=forest" in out.stderr

@@ -1,0 +1,88 @@
+"""End-to-end training runs on real (small) data: learning, records, resume, NaN handling."""
+
+import json
+
+import numpy as np
+import pytest
+from runner_helpers import compose_config, run_cli
+
+from diffclust.errors import UserError
+from diffclust.training.loop import train_and_evaluate
+from diffclust.training.records import read_jsonl
+
+QUICK = ("+experiment=digits_full", "loss.num_samples=50", "quiet=true")
+
+
+def test_a_tiny_run_learns_and_records_everything(tmp_path):
+    cfg = compose_config(*QUICK, "train.steps=300", "train.eval_every=100", "train.log_every=20")
+    results = train_and_evaluate(cfg, tmp_path, "digits_full")
+    # Chance: a random 10-way partition of balanced classes has precision ~0.82.
+    assert results["test"]["clustering_precision"] > 0.88
+    losses = [r["loss"] for r in read_jsonl(tmp_path / "metrics.jsonl") if "loss" in r]
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:2])
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert {"test", "best_step", "steps", "wall_time_s", "seed", "experiment"} <= set(on_disk)
+    assert set(on_disk["test"]) == {"clustering_error", "clustering_precision"}
+    assert on_disk["steps"] == 300 and on_disk["experiment"] == "digits_full"
+    assert (tmp_path / "checkpoints" / str(on_disk["best_step"])).is_dir()
+
+
+def test_the_baseline_trains_and_is_evaluated_by_clustering(tmp_path):
+    cfg = compose_config(
+        "+experiment=digits_full_baseline", "quiet=true", "train.steps=200", "train.eval_every=100"
+    )
+    results = train_and_evaluate(cfg, tmp_path, "digits_full_baseline")
+    losses = [r["loss"] for r in read_jsonl(tmp_path / "metrics.jsonl") if "loss" in r]
+    assert losses[-1] < 0.3 * losses[0]
+    # Single linkage on an untrained embedding lumps most points together (precision ~0.2).
+    assert results["test"]["clustering_precision"] > 0.6
+
+
+def test_resume_continues_to_the_same_records(tmp_path):
+    args = (*QUICK, "train.eval_every=20", "train.log_every=10")
+    whole = tmp_path / "whole"
+    train_and_evaluate(compose_config(*args, "train.steps=60"), whole)
+    cut = tmp_path / "cut"
+    train_and_evaluate(compose_config(*args, "train.steps=40"), cut)
+    with (cut / "metrics.jsonl").open("a") as f:  # a killed run logged past its checkpoint
+        f.write(json.dumps({"step": 50, "loss": 123.0}) + "\n")
+    with pytest.raises(UserError, match="resume=true"):
+        train_and_evaluate(compose_config(*args, "train.steps=60"), cut)
+    results = train_and_evaluate(compose_config(*args, "train.steps=60", "resume=true"), cut)
+    assert results["steps"] == 60
+    assert read_jsonl(cut / "metrics.jsonl") == read_jsonl(whole / "metrics.jsonl")
+
+
+def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path):
+    out = run_cli(
+        "train",
+        *QUICK,
+        "optim.lr=1e30",
+        "train.steps=50",
+        "train.eval_every=1",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "the training loss became nan" in out.stderr
+    assert any((tmp_path / "checkpoints").iterdir())
+
+
+def test_missing_dataset_directory_fails_cleanly(tmp_path):
+    out = run_cli("train", "dataset=mnist", f"dataset.data_dir={tmp_path}/nope", "quiet=true")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "does not exist" in out.stderr
+
+
+def test_multirun_gives_each_seed_its_own_directory(tmp_path):
+    out = run_cli(
+        "train",
+        "-m",
+        "seed=0,1",
+        *QUICK,
+        "train.steps=20",
+        "train.eval_every=10",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert out.returncode == 0, out.stderr
+    seeds = [json.loads((tmp_path / j / "results.json").read_text())["seed"] for j in "01"]
+    assert seeds == [0, 1]
