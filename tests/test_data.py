@@ -68,7 +68,7 @@ def write_cifar(directory: Path, per_batch=10) -> None:
     for name in TRAIN_FILES + TEST_FILES:
         batch = {
             b"data": rng.integers(0, 256, (per_batch, 3072)).astype(np.uint8),
-            b"labels": list(range(per_batch)),
+            b"labels": [i % 10 for i in range(per_batch)],
         }
         (directory / name).write_bytes(pickle.dumps(batch))
 

@@ -2,6 +2,7 @@
 
 import json
 
+import jax
 import numpy as np
 import pytest
 from runner_helpers import compose_config, run_cli
@@ -86,3 +87,48 @@ def test_multirun_gives_each_seed_its_own_directory(tmp_path):
     assert out.returncode == 0, out.stderr
     seeds = [json.loads((tmp_path / j / "results.json").read_text())["seed"] for j in "01"]
     assert seeds == [0, 1]
+
+
+def test_resnet_batchnorm_statistics_train_and_survive_checkpoints(tmp_path):
+    from test_data import write_cifar
+
+    folder = tmp_path / "data" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    write_cifar(folder, per_batch=20)
+    cfg = compose_config(
+        "+experiment=cifar10_full",
+        f"dataset.data_dir={tmp_path / 'data'}",
+        "dataset.val_size=20",
+        "backbone.depth=18",
+        "loss.num_samples=8",
+        "train.batch_size=10",
+        "train.eval_batch_size=10",
+        "train.steps=2",
+        "train.eval_every=1",
+        "quiet=true",
+    )
+    results = train_and_evaluate(cfg, tmp_path / "run", "cifar10_full")
+    assert results["steps"] == 2 and results["dataset"]["input_shape"] == [32, 32, 3]
+    from diffclust.training.checkpoints import Checkpoints
+
+    checkpoints = Checkpoints(tmp_path / "run", resume=True)
+    saved = checkpoints.manager.restore(2)
+    stats = saved["batch_stats"]
+    assert stats and all(np.isfinite(np.asarray(v)).all() for v in jax.tree.leaves(stats))
+    first_mean = np.asarray(jax.tree.leaves(stats)[0])
+    assert np.abs(first_mean).max() > 0  # running statistics moved from their zero init
+    checkpoints.close()
+
+
+def test_wandb_logger_writes_an_offline_run(tmp_path):
+    cfg = compose_config(*QUICK, "logger=wandb", "train.steps=20", "train.eval_every=10")
+    train_and_evaluate(cfg, tmp_path, "digits_full")
+    assert list((tmp_path / "wandb").glob("offline-run-*"))
+
+
+def test_data_command_lists_every_dataset_and_its_source():
+    out = run_cli("data")
+    assert out.returncode == 0
+    lines = dict(line.split(maxsplit=1) for line in out.stdout.splitlines())
+    assert set(lines) == {"blobs", "cifar10", "digits", "fashion_mnist", "mnist"}
+    assert lines["digits"].startswith("scikit-learn")

@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from diffclust.config import register_configs
+from diffclust.config.preflight import check_overrides
 from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
 
@@ -45,6 +46,11 @@ def _train(cfg) -> None:
 
 def main(argv: list[str]) -> int:
     register_configs()
+    try:
+        check_overrides(argv)
+    except UserError as err:
+        print(f"diffclust train: error: {err}", file=sys.stderr)
+        return 2
     sys.argv = ["diffclust train", *argv]
     _train()
     if FAILED:

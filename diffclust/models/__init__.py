@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 import flax.linen as nn
 
+from diffclust.errors import UserError
 from diffclust.models.lenet import LeNet
 from diffclust.models.mlp import MLPEncoder
+from diffclust.models.resnet import DEPTHS, ResNet
 from diffclust.registry import Registry
 
 BACKBONES: Registry = Registry("backbone")
@@ -28,6 +30,15 @@ class MLPConfig:
     hidden: list[int] = field(default_factory=lambda: [500, 250])
 
 
+@dataclass
+class ResNetConfig:
+    """ResNet with a CIFAR stem; depth 18 or 50."""
+
+    name: str = "resnet"
+    depth: int = 50
+    embedding_dim: int = 128
+
+
 @BACKBONES.register("lenet", LeNetConfig)
 def lenet(cfg: LeNetConfig) -> nn.Module:
     return LeNet(cfg.embedding_dim, tuple(cfg.channels), tuple(cfg.hidden))
@@ -36,6 +47,15 @@ def lenet(cfg: LeNetConfig) -> nn.Module:
 @BACKBONES.register("mlp", MLPConfig)
 def mlp(cfg: MLPConfig) -> nn.Module:
     return MLPEncoder(cfg.embedding_dim, tuple(cfg.hidden))
+
+
+@BACKBONES.register("resnet", ResNetConfig)
+def resnet(cfg: ResNetConfig) -> nn.Module:
+    if cfg.depth not in DEPTHS:
+        raise UserError(
+            f"backbone.depth={cfg.depth} is not available; choose one of {sorted(DEPTHS)}"
+        )
+    return ResNet(cfg.depth, cfg.embedding_dim)
 
 
 def build_backbone(cfg) -> nn.Module:

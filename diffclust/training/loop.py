@@ -35,38 +35,60 @@ log = logging.getLogger(__name__)
 
 
 def init_state(backbone, head, optimizer, input_shape, seed: int) -> dict:
-    """{'params': {'backbone', 'head'}, 'opt_state', 'step'}: a plain pytree orbax can save."""
+    """{'params': {'backbone', 'head'}, 'batch_stats', 'opt_state', 'step'}: a plain pytree
+    orbax can save. ``batch_stats`` holds BatchNorm statistics (empty without BatchNorm)."""
     key_backbone, key_head = jax.random.split(jax.random.key(seed))
     dummy = jnp.zeros((1, *input_shape), jnp.float32)
-    backbone_params = backbone.init(key_backbone, dummy)["params"]
+    variables = backbone.init(key_backbone, dummy)
+    batch_stats = variables.get("batch_stats", {})
     head_params = {}
     if head.module is not None:
-        z = backbone.apply({"params": backbone_params}, dummy)
+        z = backbone.apply(variables, dummy)
         head_params = head.module.init(key_head, z)["params"]
-    params = {"backbone": backbone_params, "head": head_params}
-    return {"params": params, "opt_state": optimizer.init(params), "step": jnp.int32(0)}
+    params = {"backbone": variables["params"], "head": head_params}
+    return {
+        "params": params,
+        "batch_stats": batch_stats,
+        "opt_state": optimizer.init(params),
+        "step": jnp.int32(0),
+    }
+
+
+def embed(backbone, params, batch_stats, x, train: bool):
+    """Backbone embedding; in training also the updated BatchNorm statistics."""
+    variables = {"params": params["backbone"]}
+    if not batch_stats:
+        return backbone.apply(variables, x, train=train), batch_stats
+    variables["batch_stats"] = batch_stats
+    if not train:
+        return backbone.apply(variables, x, train=False), batch_stats
+    z, updates = backbone.apply(variables, x, train=True, mutable=["batch_stats"])
+    return z, updates["batch_stats"]
 
 
 def make_train_step(backbone, head, loss_fn, optimizer):
-    def objective(params, x, y, known, key):
-        z = backbone.apply({"params": params["backbone"]}, x, train=True)
-        return loss_fn(head, params["head"], z, y, known, key)
+    def objective(params, batch_stats, x, y, known, key):
+        z, batch_stats = embed(backbone, params, batch_stats, x, train=True)
+        return loss_fn(head, params["head"], z, y, known, key), batch_stats
 
     @jax.jit
     def train_step(state, x, y, known, key):
-        loss, grads = jax.value_and_grad(objective)(state["params"], x, y, known, key)
+        (loss, batch_stats), grads = jax.value_and_grad(objective, has_aux=True)(
+            state["params"], state["batch_stats"], x, y, known, key
+        )
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
-        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, loss
+        new = {"params": params, "batch_stats": batch_stats, "opt_state": opt_state}
+        return {**new, "step": state["step"] + 1}, loss
 
     return train_step
 
 
 def make_embed_similarity(backbone, head):
     @jax.jit
-    def embed_similarity(params, x):
-        z = backbone.apply({"params": params["backbone"]}, x)
-        return head.similarity(params["head"], z)
+    def embed_similarity(state, x):
+        z, _ = embed(backbone, state["params"], state["batch_stats"], x, train=False)
+        return head.similarity(state["params"]["head"], z)
 
     return embed_similarity
 
@@ -98,6 +120,12 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
         raise UserError(
             f"train.batch_size={train.batch_size} exceeds the {len(data.y_train)} training points"
         )
+    for key in ("batch_size", "eval_batch_size"):
+        if train[key] < data.num_classes:
+            raise UserError(
+                f"train.{key}={train[key]} is smaller than the {data.num_classes} classes; "
+                "a batch must hold at least k = number of classes points"
+            )
 
     state = init_state(backbone, head, optimizer, data.input_shape, cfg.seed)
     checkpoints = Checkpoints(run_dir, cfg.resume)
@@ -116,7 +144,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     augment = getattr(cfg.dataset, "augment", False)
 
     def evaluate(x, y):
-        fn = lambda xb: embed_similarity(state["params"], xb)  # noqa: E731
+        fn = lambda xb: embed_similarity(state, xb)  # noqa: E731
         return clustering_metrics(fn, x, y, data.num_classes, train)
 
     step = start
