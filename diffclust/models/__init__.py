@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import flax.linen as nn
 
 from diffclust.errors import UserError
+from diffclust.models.autoencoder import ConvEncoder
 from diffclust.models.lenet import LeNet
 from diffclust.models.mlp import MLPEncoder
 from diffclust.models.resnet import DEPTHS, ResNet
@@ -37,6 +38,19 @@ class ResNetConfig:
     name: str = "resnet"
     depth: int = 50
     embedding_dim: int = 128
+
+
+@dataclass
+class ConvConfig:
+    """The conv auto-encoder's encoder (32/64/128 channels, kernels 5/5/3, stride 2)."""
+
+    name: str = "conv"
+    embedding_dim: int = 10
+
+
+@BACKBONES.register("conv", ConvConfig)
+def conv(cfg: ConvConfig) -> nn.Module:
+    return ConvEncoder(cfg.embedding_dim)
 
 
 @BACKBONES.register("lenet", LeNetConfig)
