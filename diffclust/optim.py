@@ -27,5 +27,17 @@ def adamw(cfg: AdamWConfig) -> optax.GradientTransformation:
     return optax.adamw(cfg.lr, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay)
 
 
+@dataclass
+class SGDConfig:
+    name: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.0
+
+
+@OPTIMIZERS.register("sgd", SGDConfig)
+def sgd(cfg: SGDConfig) -> optax.GradientTransformation:
+    return optax.sgd(cfg.lr, momentum=cfg.momentum or None)
+
+
 def build_optimizer(cfg) -> optax.GradientTransformation:
     return OPTIMIZERS.get(cfg.name)(cfg)

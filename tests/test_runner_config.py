@@ -43,7 +43,7 @@ def test_cli_lists_its_commands():
     ("override", "expected"),
     [
         ("+experiment=nope", "experiment option 'nope'"),
-        ("dataset=nope", "choose one of: blobs, cifar10, digits"),
+        ("dataset=nope", "choose one of: blobs, cifar10, denoise, digits"),
         ("-m seed=0,1 train.stepz=3", "stepz"),
         ("train.stepz=3", "stepz"),
         ("train.steps=many", "train.steps"),

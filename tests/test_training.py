@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from runner_helpers import compose_config, run_cli
 
+from diffclust.data import DATASETS
 from diffclust.errors import UserError
 from diffclust.training.loop import train_and_evaluate
 from diffclust.training.records import read_jsonl
@@ -130,5 +131,5 @@ def test_data_command_lists_every_dataset_and_its_source():
     out = run_cli("data")
     assert out.returncode == 0
     lines = dict(line.split(maxsplit=1) for line in out.stdout.splitlines())
-    assert set(lines) == {"blobs", "cifar10", "digits", "fashion_mnist", "mnist"}
+    assert set(lines) == set(DATASETS.names()) >= {"digits", "fashion_mnist", "mnist", "cifar10"}
     assert lines["digits"].startswith("scikit-learn")

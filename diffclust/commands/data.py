@@ -11,7 +11,7 @@ from diffclust.data.sources import DEBIAN_DIRS, find
 from diffclust.errors import UserError
 
 HELP = "list the datasets and where they would be read from; prepare NAME downloads via tfds"
-BUILTIN = {"digits": "scikit-learn (bundled)", "blobs": "synthetic"}
+BUILTIN = {"digits": "scikit-learn (bundled)", "blobs": "synthetic", "denoise": "synthetic"}
 TFDS_EXTRA = "pip install -e '.[tfds]'"
 
 

@@ -46,6 +46,17 @@ class ImageConfig:
     augment: bool = False  # pad-4 random crop + horizontal flip on training batches
 
 
+@dataclass
+class DenoiseDataConfig:
+    """The forest paper's synthetic denoising data (appendix §11): 4 isotropic Gaussians in
+    2-D (the paper's means) plus uniform noise dimensions; labels are the Gaussians."""
+
+    name: str = "denoise"
+    n_per_cluster: int = 45  # split into equal train / validation / test thirds
+    std: float = 0.2
+    noise_dims: int = 2
+
+
 @DATASETS.register("digits", DigitsConfig)
 def load_digits(cfg: DigitsConfig, seed: int) -> Dataset:
     from sklearn.datasets import load_digits as sklearn_digits
@@ -75,6 +86,22 @@ def load_blobs(cfg: BlobsConfig, seed: int) -> Dataset:
     train, test = stratified_holdout(y, cfg.test_size, seed)
     return with_validation(
         "blobs", x[train], y[train], x[test], y[test], cfg.val_size, seed, "synthetic"
+    )
+
+
+@DATASETS.register("denoise", DenoiseDataConfig)
+def load_denoise(cfg: DenoiseDataConfig, seed: int) -> Dataset:
+    from diffclust.experiments.denoise import PAPER_MEANS
+
+    rng = np.random.default_rng(seed)
+    signal = np.concatenate([rng.normal(m, cfg.std, (cfg.n_per_cluster, 2)) for m in PAPER_MEANS])
+    noise = rng.uniform(size=(len(signal), cfg.noise_dims))
+    x = np.concatenate([signal, noise], axis=1).astype(np.float32)
+    y = np.repeat(np.arange(len(PAPER_MEANS)), cfg.n_per_cluster).astype(np.int32)
+    third = len(y) // 3
+    train, test = stratified_holdout(y, third, seed)
+    return with_validation(
+        "denoise", x[train], y[train], x[test], y[test], third, seed, "synthetic"
     )
 
 

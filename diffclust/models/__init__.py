@@ -53,6 +53,30 @@ def conv(cfg: ConvConfig) -> nn.Module:
     return ConvEncoder(cfg.embedding_dim)
 
 
+@dataclass
+class LinearConfig:
+    """A linear map of flattened inputs (the denoising experiment's 4x2 theta)."""
+
+    name: str = "linear"
+    embedding_dim: int = 2
+    use_bias: bool = False
+
+
+class Linear(nn.Module):
+    embedding_dim: int
+    use_bias: bool
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = x.reshape(x.shape[0], -1)
+        return nn.Dense(self.embedding_dim, use_bias=self.use_bias)(x)
+
+
+@BACKBONES.register("linear", LinearConfig)
+def linear(cfg: LinearConfig) -> nn.Module:
+    return Linear(cfg.embedding_dim, cfg.use_bias)
+
+
 @BACKBONES.register("lenet", LeNetConfig)
 def lenet(cfg: LeNetConfig) -> nn.Module:
     return LeNet(cfg.embedding_dim, tuple(cfg.channels), tuple(cfg.hidden))
