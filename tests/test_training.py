@@ -70,7 +70,12 @@ def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path):
 
 
 def test_missing_dataset_directory_fails_cleanly(tmp_path):
-    out = run_cli("train", "dataset=mnist", f"dataset.data_dir={tmp_path}/nope", "quiet=true")
+    out = run_cli(
+        "train",
+        "dataset=mnist",
+        f"dataset.data_dir={tmp_path}/nope",
+        f"hydra.run.dir={tmp_path}/run",
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "does not exist" in out.stderr
 
@@ -133,3 +138,16 @@ def test_data_command_lists_every_dataset_and_its_source():
     lines = dict(line.split(maxsplit=1) for line in out.stdout.splitlines())
     assert set(lines) == set(DATASETS.names()) >= {"digits", "fashion_mnist", "mnist", "cifar10"}
     assert lines["digits"].startswith("scikit-learn")
+
+
+def test_corrupted_idx_file_fails_the_run_cleanly(tmp_path):
+    from test_data import fake_mnist_dir
+
+    fake_mnist_dir(tmp_path, gz=False)
+    labels = tmp_path / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:-3])
+    out = run_cli(
+        "train", "dataset=mnist", f"dataset.data_dir={tmp_path}", f"hydra.run.dir={tmp_path}/run"
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "t10k-labels-idx1-ubyte is corrupted" in out.stderr
