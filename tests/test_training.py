@@ -151,3 +151,11 @@ def test_corrupted_idx_file_fails_the_run_cleanly(tmp_path):
     )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "t10k-labels-idx1-ubyte is corrupted" in out.stderr
+
+
+def test_resuming_with_another_model_is_a_clear_error(tmp_path):
+    short = ("quiet=true", "train.steps=10", "train.eval_every=10")
+    train_and_evaluate(compose_config("+experiment=digits_full_baseline", *short), tmp_path)
+    other = compose_config(*QUICK, *short[1:], "resume=true")
+    with pytest.raises(UserError, match="does not fit this model"):
+        train_and_evaluate(other, tmp_path)

@@ -49,7 +49,14 @@ class Checkpoints:
         return self.manager.best_step()
 
     def restore(self, step: int, like):
-        return self.manager.restore(step, args=ocp.args.StandardRestore(like))
+        try:
+            return self.manager.restore(step, args=ocp.args.StandardRestore(like))
+        except ValueError as err:  # orbax: the saved tree does not match the model's
+            first = str(err).splitlines()[0]
+            raise UserError(
+                f"checkpoint {step} in {self.manager.directory} does not fit this model "
+                f"({first}); resume with the config and diffclust version that wrote it"
+            ) from None
 
     def close(self) -> None:
         self.manager.close()
