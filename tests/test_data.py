@@ -23,6 +23,7 @@ def write_idx(path: Path, array: np.ndarray) -> None:
 
 
 def fake_mnist_dir(directory: Path, n_train=60, n_test=20, gz=True) -> dict:
+    directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     arrays = {
         "x_train": rng.integers(0, 256, (n_train, 28, 28)),

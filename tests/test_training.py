@@ -159,3 +159,42 @@ def test_resuming_with_another_model_is_a_clear_error(tmp_path):
     other = compose_config(*QUICK, *short[1:], "resume=true")
     with pytest.raises(UserError, match="does not fit this model"):
         train_and_evaluate(other, tmp_path)
+
+
+SEMI_TINY = (
+    "split.n_labelled=40",
+    "split.k_withheld=3",
+    "split.holdout_per_class=5",
+    "dataset.val_size=40",
+    "loss.num_samples=16",
+    "train.batch_size=20",
+    "train.eval_batch_size=20",
+    "train.steps=4",
+    "train.eval_every=2",
+    "quiet=true",
+)
+
+
+def test_mnist_semi_runs_under_tfds_mock_data_with_a_probe(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    cfg = compose_config("+experiment=mnist_semi", *SEMI_TINY)
+    with tfds.testing.mock_data(num_examples=300):
+        results = train_and_evaluate(cfg, tmp_path, "mnist_semi")
+    assert results["dataset"]["source"] == "tfds:mnist"
+    assert results["num_labelled"] == 40 and results["num_holdout"] == 50
+    assert 0.0 <= results["probe"]["test_error"] <= 1.0
+    assert set(results["test"]) == {"clustering_error", "clustering_precision"}
+
+
+@pytest.mark.parametrize("experiment", ["mnist_semi", "mnist_semi_baseline"])
+def test_mnist_semi_runs_from_local_idx_files(tmp_path, experiment):
+    from test_data import fake_mnist_dir
+
+    fake_mnist_dir(tmp_path / "data", n_train=300, n_test=60)
+    tiny = [o for o in SEMI_TINY if not (experiment.endswith("baseline") and o.startswith("loss"))]
+    cfg = compose_config(
+        f"+experiment={experiment}", f"dataset.data_dir={tmp_path / 'data'}", *tiny
+    )
+    results = train_and_evaluate(cfg, tmp_path / "run", experiment)
+    assert results["dataset"]["source"] == str(tmp_path / "data")
+    assert "test_error" in results["probe"]

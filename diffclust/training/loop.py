@@ -25,10 +25,11 @@ from diffclust.loggers import build_logger
 from diffclust.losses import build_loss
 from diffclust.models import build_backbone
 from diffclust.optim import build_optimizer
-from diffclust.splits import labelled_mask
-from diffclust.training.batches import augment_images, batch_indices
+from diffclust.splits import make_split
+from diffclust.training.batches import augment_images
 from diffclust.training.checkpoints import Checkpoints
 from diffclust.training.evaluate import clustering_metrics
+from diffclust.training.probe import embed_all, probe_error
 from diffclust.training.records import Records, read_jsonl, write_results
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,14 @@ def make_train_step(backbone, head, loss_fn, optimizer):
     return train_step
 
 
+def make_embed(backbone):
+    @jax.jit
+    def embed_eval(state, x):
+        return embed(backbone, state["params"], state["batch_stats"], x, train=False)[0]
+
+    return embed_eval
+
+
 def make_embed_similarity(backbone, head):
     @jax.jit
     def embed_similarity(state, x):
@@ -111,15 +120,13 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     started = time.time()
     train = cfg.train
     data = load_dataset(cfg.dataset, cfg.seed)
-    known = labelled_mask(cfg.split, data, cfg.seed)
+    split = make_split(cfg.split, data, cfg.seed)
+    known = split.known
     backbone = build_backbone(cfg.backbone)
     head = build_head(cfg.head, data.num_classes)
     loss_fn = build_loss(cfg.loss, cfg.head.name)
     optimizer = build_optimizer(cfg.optim)
-    if len(data.y_train) < train.batch_size:
-        raise UserError(
-            f"train.batch_size={train.batch_size} exceeds the {len(data.y_train)} training points"
-        )
+    split.counts(train.batch_size)  # fails early if a pool cannot fill its share
     for key in ("batch_size", "eval_batch_size"):
         if train[key] < data.num_classes:
             raise UserError(
@@ -154,7 +161,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     )
     try:
         for step in progress:
-            idx = batch_indices(len(data.y_train), train.batch_size, cfg.seed, step)
+            idx = split.batch(train.batch_size, cfg.seed, step)
             x = data.x_train[idx]
             if augment:
                 x = augment_images(x, cfg.seed, step)
@@ -188,12 +195,23 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
             raise UserError("no evaluation ran; set train.eval_every <= train.steps")
         state = checkpoints.restore(best, state)
         test = evaluate(data.x_test, data.y_test)
+        probe = None
+        if len(split.holdout):
+            embed_fn = make_embed(backbone)
+            frozen = lambda x: embed_fn(state, x)  # noqa: E731
+            holdout_z = embed_all(frozen, data.x_train[split.holdout])
+            test_z = embed_all(frozen, data.x_test)
+            probe = probe_error(
+                holdout_z, data.y_train[split.holdout], test_z, data.y_test, cfg.seed
+            )
+            log.info("transfer probe: test error %.4f", probe["test_error"])
     finally:
         progress.close()
         checkpoints.close()
         logger.finish()
     results = {
         "test": test,
+        **({"probe": probe} if probe is not None else {}),
         "best_step": best,
         "steps": steps,
         "wall_time_s": round(time.time() - started, 2),
@@ -201,6 +219,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
         "experiment": experiment,
         "dataset": data.summary(),
         "num_labelled": int(np.sum(known)),
+        "num_holdout": len(split.holdout),
         "device": jax.devices()[0].device_kind,
         "config": config,
     }
