@@ -198,3 +198,24 @@ def test_mnist_semi_runs_from_local_idx_files(tmp_path, experiment):
     results = train_and_evaluate(cfg, tmp_path / "run", experiment)
     assert results["dataset"]["source"] == str(tmp_path / "data")
     assert "test_error" in results["probe"]
+
+
+def test_probe_command_reproduces_the_run_probe(tmp_path):
+    from test_data import fake_mnist_dir
+
+    fake_mnist_dir(tmp_path / "data", n_train=300, n_test=60)
+    run = tmp_path / "run"
+    out = run_cli(
+        "train",
+        "+experiment=mnist_semi",
+        f"dataset.data_dir={tmp_path / 'data'}",
+        *SEMI_TINY,
+        f"hydra.run.dir={run}",
+    )
+    assert out.returncode == 0, out.stderr
+    trained = json.loads((run / "results.json").read_text())["probe"]
+    out = run_cli("probe", str(run))
+    assert out.returncode == 0, out.stderr
+    assert json.loads((run / "results.json").read_text())["probe"] == trained
+    out = run_cli("probe", str(tmp_path))
+    assert out.returncode == 2 and "not a diffclust run directory" in out.stderr

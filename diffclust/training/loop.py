@@ -10,7 +10,9 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,14 +20,14 @@ import optax
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from diffclust.data import load_dataset
+from diffclust.data import Dataset, load_dataset
 from diffclust.errors import UserError
 from diffclust.heads import build_head
 from diffclust.loggers import build_logger
 from diffclust.losses import build_loss
 from diffclust.models import build_backbone
 from diffclust.optim import build_optimizer
-from diffclust.splits import make_split
+from diffclust.splits import Split, make_split
 from diffclust.training.batches import augment_images
 from diffclust.training.checkpoints import Checkpoints
 from diffclust.training.evaluate import clustering_metrics
@@ -115,17 +117,49 @@ def _best_so_far(records_path: Path, upto: int) -> tuple[float, int]:
     return best["val_clustering_error"], best["step"]
 
 
+class Parts(NamedTuple):
+    """What a run's config builds: its data, split, networks, optimiser and initial state."""
+
+    data: Dataset
+    split: Split
+    backbone: nn.Module
+    head: Any
+    optimizer: optax.GradientTransformation
+    state: dict
+
+
+def build_parts(cfg) -> Parts:
+    data = load_dataset(cfg.dataset, cfg.seed)
+    split = make_split(cfg.split, data, cfg.seed)
+    backbone = build_backbone(cfg.backbone)
+    head = build_head(cfg.head, data.num_classes)
+    optimizer = build_optimizer(cfg.optim)
+    state = init_state(backbone, head, optimizer, data.input_shape, cfg.seed)
+    return Parts(data, split, backbone, head, optimizer, state)
+
+
+def transfer_probe(parts: Parts, state: dict, seed: int) -> dict | None:
+    """The linear probe of the frozen backbone (None when the split holds nothing out)."""
+    data, split = parts.data, parts.split
+    if not len(split.holdout):
+        return None
+    embed_fn = make_embed(parts.backbone)
+    frozen = lambda x: embed_fn(state, x)  # noqa: E731
+    holdout_z = embed_all(frozen, data.x_train[split.holdout])
+    test_z = embed_all(frozen, data.x_test)
+    probe = probe_error(holdout_z, data.y_train[split.holdout], test_z, data.y_test, seed)
+    log.info("transfer probe: test error %.4f", probe["test_error"])
+    return probe
+
+
 def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dict:
     """Trains the configured model in ``run_dir`` and returns (and writes) its results."""
     started = time.time()
     train = cfg.train
-    data = load_dataset(cfg.dataset, cfg.seed)
-    split = make_split(cfg.split, data, cfg.seed)
+    parts = build_parts(cfg)
+    data, split, backbone, head, optimizer, state = parts
     known = split.known
-    backbone = build_backbone(cfg.backbone)
-    head = build_head(cfg.head, data.num_classes)
     loss_fn = build_loss(cfg.loss, cfg.head.name)
-    optimizer = build_optimizer(cfg.optim)
     split.counts(train.batch_size)  # fails early if a pool cannot fill its share
     for key in ("batch_size", "eval_batch_size"):
         if train[key] < data.num_classes:
@@ -134,7 +168,6 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
                 "a batch must hold at least k = number of classes points"
             )
 
-    state = init_state(backbone, head, optimizer, data.input_shape, cfg.seed)
     checkpoints = Checkpoints(run_dir, cfg.resume)
     start = checkpoints.latest_step() if cfg.resume else None
     if start is not None:
@@ -195,16 +228,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
             raise UserError("no evaluation ran; set train.eval_every <= train.steps")
         state = checkpoints.restore(best, state)
         test = evaluate(data.x_test, data.y_test)
-        probe = None
-        if len(split.holdout):
-            embed_fn = make_embed(backbone)
-            frozen = lambda x: embed_fn(state, x)  # noqa: E731
-            holdout_z = embed_all(frozen, data.x_train[split.holdout])
-            test_z = embed_all(frozen, data.x_test)
-            probe = probe_error(
-                holdout_z, data.y_train[split.holdout], test_z, data.y_test, cfg.seed
-            )
-            log.info("transfer probe: test error %.4f", probe["test_error"])
+        probe = transfer_probe(parts, state, cfg.seed)
     finally:
         progress.close()
         checkpoints.close()
