@@ -8,6 +8,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
 from diffclust.config import register_configs
@@ -16,7 +17,7 @@ from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
 
 HELP = "train and evaluate (Hydra overrides, +experiment=NAME, -m sweeps, --cfg job, --help)"
-FAILED: list[str] = []
+FAILED: set[str] = set()  # run dirs of failed jobs, collected in the launching process
 
 
 @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
@@ -28,12 +29,14 @@ def _train(cfg) -> None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     experiment = hydra_cfg.runtime.choices.get("experiment")
+    (run_dir / "error.txt").unlink(missing_ok=True)  # from an earlier, failed attempt
     try:
         results = train_and_evaluate(cfg, run_dir, experiment)
     except UserError as err:
         print(f"diffclust train: error: {err}", file=sys.stderr)
+        (run_dir / "error.txt").write_text(f"{err}\n")  # a failed run says why, for tables
         if hydra_cfg.mode == RunMode.MULTIRUN:  # the other jobs of the sweep go on
-            FAILED.append(str(run_dir))
+            FAILED.add(str(run_dir))
             return
         raise SystemExit(2) from None
     test = results["test"]
@@ -42,6 +45,15 @@ def _train(cfg) -> None:
         f"(error {test['clustering_error']:.4f}, best step {results['best_step']} of "
         f"{results['steps']}, {results['wall_time_s']:.0f} s) - run dir {run_dir}"
     )
+
+
+class ReportFailures(Callback):
+    """Collects the failed jobs of a sweep in the launching process (jobs of parallel
+    launchers run elsewhere): each failed job left an error.txt in its run directory."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        FAILED.update(str(p.parent) for p in sweep.glob("*/error.txt"))
 
 
 def main(argv: list[str]) -> int:
@@ -54,6 +66,7 @@ def main(argv: list[str]) -> int:
     sys.argv = ["diffclust train", *argv]
     _train()
     if FAILED:
-        print(f"diffclust train: {len(FAILED)} job(s) failed: {', '.join(FAILED)}", file=sys.stderr)
+        failed = ", ".join(sorted(FAILED))
+        print(f"diffclust train: {len(FAILED)} job(s) failed: {failed}", file=sys.stderr)
         return 1
     return 0
