@@ -63,11 +63,12 @@ class Perturbed(NamedTuple):
         return jnp.mean(self.weights)
 
 
-# Samples solved together in one vmapped chunk hold at most this many matrix entries. Larger
-# chunks make XLA copy the whole (chunk, n, n) solver state on each batched row update instead
-# of updating it in place: at n = 1024 a full vmap over 32 samples was 8x slower than solving
-# them one after another.
-CHUNK_ENTRIES = 2**18
+# Samples solved together in one vmapped chunk hold at most this many matrix entries (256
+# samples at n = 64, 4 at n = 512, one from n = 1024). Small n needs wide chunks to amortise
+# the per-step loop overhead; large chunks make XLA copy the whole (chunk, n, n) state of the
+# general constrained greedy on each batched row update: at n = 1024 a full vmap over 32
+# samples was 8x slower than solving them one after another. 2^20 measured best on 2 cores.
+CHUNK_ENTRIES = 2**20
 
 
 def map_samples(fn, num_samples: int, n: int):
