@@ -1,0 +1,44 @@
+"""diffclust tables SWEEP_DIR [--by KEY ...] [--metric NAME ...]: mean ± std tables of the
+runs under SWEEP_DIR, grouped by config keys, from their own files (results.json and
+.hydra/config.yaml). Failed and unfinished runs are listed, never silently dropped."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from diffclust.errors import UserError
+
+HELP = "mean ± std tables (Markdown + CSV) of a sweep's runs, grouped by config keys"
+DEFAULT_METRICS = ["test.clustering_error"]
+
+
+def main(argv: list[str]) -> int:
+    from diffclust.reports.runs import find_runs
+    from diffclust.reports.tables import csv_text, markdown, summarise
+
+    parser = argparse.ArgumentParser(prog="diffclust tables", description=__doc__)
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--by", nargs="*", default=[], help="config keys, e.g. split.n_labelled")
+    parser.add_argument("--metric", nargs="*", default=None, help="e.g. probe.test_error")
+    parser.add_argument("--out", type=Path, help="output stem (default SWEEP_DIR/table)")
+    args = parser.parse_args(argv)
+    metrics = args.metric or DEFAULT_METRICS
+    try:
+        runs = find_runs(args.sweep_dir)
+        rows, notes = summarise(runs, args.by, metrics)
+    except UserError as err:
+        print(f"diffclust tables: error: {err}", file=sys.stderr)
+        return 2
+    table = markdown(rows, args.by, metrics)
+    others = [r for r in runs if r.status != "finished"]
+    lines = [f"- {r.status}: {r.path}" + (f" ({r.error})" if r.error else "") for r in others]
+    report = table + ("\nNot in the table:\n" + "\n".join(lines) + "\n" if lines else "")
+    report += "".join(f"\nNote: {note}" for note in notes) + ("\n" if notes else "")
+    stem = args.out or args.sweep_dir / "table"
+    stem.with_suffix(".md").write_text(report)
+    stem.with_suffix(".csv").write_text(csv_text(rows, args.by, metrics))
+    print(report, end="")
+    print(f"written: {stem.with_suffix('.md')}, {stem.with_suffix('.csv')}")
+    return 0

@@ -1,0 +1,74 @@
+"""diffclust tables on synthetic run directories: grouping by two keys, mean ± std, failed
+and unfinished runs listed, a metric missing from some runs."""
+
+import csv
+import json
+
+import yaml
+from runner_helpers import run_cli
+
+
+def make_run(root, name, config, results=None, error=None):
+    path = root / name
+    (path / ".hydra").mkdir(parents=True)
+    (path / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    if results is not None:
+        (path / "results.json").write_text(json.dumps(results))
+    if error is not None:
+        (path / "error.txt").write_text(error)
+    return path
+
+
+def config(n_labelled, head, seed):
+    return {
+        "split": {"name": "semi", "n_labelled": n_labelled},
+        "head": {"name": head},
+        "seed": seed,
+    }
+
+
+def test_tables_group_average_and_list_what_is_missing(tmp_path):
+    errors = {(250, "forest"): [0.2, 0.3], (250, "classifier"): [0.5, 0.7]}
+    for (n, head), values in errors.items():
+        for seed, value in enumerate(values):
+            results = {"test": {"clustering_error": value}}
+            if head == "forest":
+                results["probe"] = {"test_error": value / 2}
+            make_run(tmp_path, f"{n}-{head}-{seed}", config(n, head, seed), results)
+    make_run(tmp_path, "failed", config(5000, "forest", 0), error="the loss became nan")
+    make_run(tmp_path, "unfinished", config(5000, "forest", 1))
+    # A classifier run that recorded the probe: the metric is missing from one of its group.
+    make_run(
+        tmp_path,
+        "250-classifier-2",
+        config(250, "classifier", 2),
+        {"test": {"clustering_error": 0.6}, "probe": {"test_error": 0.4}},
+    )
+
+    out = run_cli(
+        "tables",
+        str(tmp_path),
+        "--by",
+        "split.n_labelled",
+        "head.name",
+        "--metric",
+        "test.clustering_error",
+        "probe.test_error",
+    )
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    assert "| 250 | forest | 2 | 0.2500 ± 0.0707 | 0.1250 ± 0.0354 |" in table
+    assert "| 250 | classifier | 3 | 0.6000 ± 0.1000 | 0.4000 ± 0.0000 (n=1) |" in table
+    assert "failed:" in table and "the loss became nan" in table and "unfinished:" in table
+    assert "probe.test_error is missing from 2 of 3 runs" in table
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    forest = next(r for r in rows if r["head.name"] == "forest")
+    assert forest["n"] == "2" and abs(float(forest["test.clustering_error.mean"]) - 0.25) < 1e-9
+
+
+def test_tables_without_finished_runs_is_a_clear_error(tmp_path):
+    make_run(tmp_path, "a", config(250, "forest", 0), error="boom")
+    out = run_cli("tables", str(tmp_path))
+    assert out.returncode == 2 and "no finished run" in out.stderr
+    out = run_cli("tables", str(tmp_path / "nope"))
+    assert out.returncode == 2 and "not a directory" in out.stderr
