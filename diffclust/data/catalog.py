@@ -91,12 +91,10 @@ def load_blobs(cfg: BlobsConfig, seed: int) -> Dataset:
 
 @DATASETS.register("denoise", DenoiseDataConfig)
 def load_denoise(cfg: DenoiseDataConfig, seed: int) -> Dataset:
-    from diffclust.experiments.denoise import PAPER_MEANS
+    from diffclust.experiments.denoise import PAPER_MEANS, noisy_mixture
 
     rng = np.random.default_rng(seed)
-    signal = np.concatenate([rng.normal(m, cfg.std, (cfg.n_per_cluster, 2)) for m in PAPER_MEANS])
-    noise = rng.uniform(size=(len(signal), cfg.noise_dims))
-    x = np.concatenate([signal, noise], axis=1).astype(np.float32)
+    x, _ = noisy_mixture(rng, cfg.n_per_cluster, cfg.std, cfg.noise_dims)
     y = np.repeat(np.arange(len(PAPER_MEANS)), cfg.n_per_cluster).astype(np.int32)
     third = len(y) // 3
     train, test = stratified_holdout(y, third, seed)

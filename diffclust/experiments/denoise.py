@@ -37,14 +37,21 @@ class DenoiseConfig:
     seed: int = 0
 
 
+def noisy_mixture(
+    rng: np.random.Generator, n_per_cluster: int, std: float, noise_dims: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X, signal): the paper's 4 Gaussians in 2-D followed by uniform noise dimensions;
+    rows are grouped by Gaussian, n_per_cluster each."""
+    signal = np.concatenate([rng.normal(mean, std, (n_per_cluster, 2)) for mean in PAPER_MEANS])
+    X = np.concatenate([signal, rng.uniform(size=(signal.shape[0], noise_dims))], axis=1)
+    return X.astype(np.float32), signal
+
+
 def make_split(rng: np.random.Generator, cfg: DenoiseConfig) -> tuple[np.ndarray, np.ndarray]:
     """(X, M_signal): 4-D data (signal + 2 uniform noise dims) and the clean clustering."""
-    signal = np.concatenate(
-        [rng.normal(mean, cfg.std, (cfg.n_per_cluster, 2)) for mean in PAPER_MEANS]
-    )
-    X = np.concatenate([signal, rng.uniform(size=(signal.shape[0], 2))], axis=1)
+    X, signal = noisy_mixture(rng, cfg.n_per_cluster, cfg.std)
     _, M_signal = spanning_forest(similarity(jnp.asarray(signal, jnp.float32)), 4)
-    return X.astype(np.float32), np.asarray(M_signal)
+    return X, np.asarray(M_signal)
 
 
 def validation_error(theta, X, M_signal) -> float:

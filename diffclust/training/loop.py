@@ -200,17 +200,22 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
                 x = augment_images(x, cfg.seed, step)
             key = jax.random.fold_in(base_key, step)
             state, loss = train_step(state, x, data.y_train[idx], known[idx], key)
-            loss, done = float(loss), step + 1
-            if not math.isfinite(loss):
+            done = step + 1
+            log_now = done % train.log_every == 0
+            eval_now = done % train.eval_every == 0 or done == train.steps
+            if not (log_now or eval_now):
+                continue  # reading the loss would wait for the device at every step
+            loss = float(loss)
+            if not math.isfinite(loss):  # checked before any checkpoint of these parameters
                 raise UserError(
-                    f"the training loss became {loss} at step {done}; the last good checkpoint "
+                    f"the training loss became {loss} by step {done}; the last good checkpoint "
                     f"(step {checkpoints.latest_step()}) is kept in {run_dir}/checkpoints; "
                     "lower optim.lr or check the data"
                 )
-            if done % train.log_every == 0:
+            if log_now:
                 records.append({"step": done, "loss": loss})
                 logger.log({"step": done, "loss": loss})
-            if done % train.eval_every == 0 or done == train.steps:
+            if eval_now:
                 val = evaluate(data.x_val, data.y_val)
                 record = {"step": done, **{f"val_{k}": v for k, v in val.items()}}
                 records.append(record)
