@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The forest paper's semi-supervised grid (§11.2): n_labelled x k_withheld x {partial-loss
-# forest, cross-entropy baseline} x seeds, then the table of clustering and probe errors.
+# forest, cross-entropy baseline} x seeds, then the table of clustering and probe errors and
+# the figure (probe error against n_labelled, ours vs baseline: the paper's Figure 4) in
+# $SWEEP/table.{md,csv,png}.
 #
 #   scripts/reproduce_forest_semisup.sh                       # the paper's grid, Fashion-MNIST
 #   DATASET=mnist SEEDS=0,1,2,3,4 scripts/reproduce_forest_semisup.sh
@@ -26,4 +28,4 @@ for variant in semi semi_baseline; do
     || echo "some ${variant} jobs failed; they are listed in the table"
 done
 "$DIFFCLUST" tables "$SWEEP" --by head.name split.n_labelled split.k_withheld \
-  --metric probe.test_error test.clustering_error
+  --metric probe.test_error test.clustering_error --plot split.n_labelled

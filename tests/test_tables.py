@@ -4,6 +4,7 @@ and unfinished runs listed, a metric missing from some runs."""
 import csv
 import json
 
+import matplotlib.image as plt_image
 import yaml
 from runner_helpers import run_cli
 
@@ -54,8 +55,12 @@ def test_tables_group_average_and_list_what_is_missing(tmp_path):
         "--metric",
         "test.clustering_error",
         "probe.test_error",
+        "--plot",
+        "split.n_labelled",
     )
     assert out.returncode == 0, out.stderr
+    image = plt_image.imread(tmp_path / "table.png")  # the figure: a real, decodable PNG
+    assert image.ndim == 3 and image.std() > 0.05
     table = (tmp_path / "table.md").read_text()
     assert "| 250 | forest | 2 | 0.2500 ± 0.0707 | 0.1250 ± 0.0354 |" in table
     assert "| 250 | classifier | 3 | 0.6000 ± 0.1000 | 0.4000 ± 0.0000 (n=1) |" in table
@@ -72,3 +77,9 @@ def test_tables_without_finished_runs_is_a_clear_error(tmp_path):
     assert out.returncode == 2 and "no finished run" in out.stderr
     out = run_cli("tables", str(tmp_path / "nope"))
     assert out.returncode == 2 and "not a directory" in out.stderr
+
+
+def test_plot_key_must_be_a_grouping_key(tmp_path):
+    make_run(tmp_path, "a", config(250, "forest", 0), {"test": {"clustering_error": 0.1}})
+    out = run_cli("tables", str(tmp_path), "--by", "head.name", "--plot", "split.n_labelled")
+    assert out.returncode == 2 and "must be one of the --by keys" in out.stderr

@@ -3,6 +3,7 @@
 import json
 
 import jax
+import matplotlib.image as plt_image
 import numpy as np
 import pytest
 from runner_helpers import compose_config, run_cli
@@ -27,6 +28,9 @@ def test_a_tiny_run_learns_and_records_everything(tmp_path):
     assert set(on_disk["test"]) == {"clustering_error", "clustering_precision"}
     assert on_disk["steps"] == 300 and on_disk["experiment"] == "digits_full"
     assert (tmp_path / "checkpoints" / str(on_disk["best_step"])).is_dir()
+    for picture in ("curves.png", "tsne.png"):
+        image = plt_image.imread(tmp_path / picture)  # a real, decodable PNG
+        assert image.ndim == 3 and min(image.shape[:2]) > 200 and image.std() > 0.05
 
 
 def test_the_baseline_trains_and_is_evaluated_by_clustering(tmp_path):

@@ -1,6 +1,7 @@
-"""diffclust tables SWEEP_DIR [--by KEY ...] [--metric NAME ...]: mean ± std tables of the
-runs under SWEEP_DIR, grouped by config keys, from their own files (results.json and
-.hydra/config.yaml). Failed and unfinished runs are listed, never silently dropped."""
+"""diffclust tables SWEEP_DIR [--by KEY ...] [--metric NAME ...] [--plot KEY]: mean ± std
+tables of the runs under SWEEP_DIR, grouped by config keys, from their own files (results.json
+and .hydra/config.yaml). Failed and unfinished runs are listed, never silently dropped.
+--plot KEY also draws each metric against that --by key, one line per value of the others."""
 
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--by", nargs="*", default=[], help="config keys, e.g. split.n_labelled")
     parser.add_argument("--metric", nargs="*", default=None, help="e.g. probe.test_error")
     parser.add_argument("--out", type=Path, help="output stem (default SWEEP_DIR/table)")
+    parser.add_argument("--plot", metavar="KEY", help="x axis of STEM.png: one of the --by keys")
     args = parser.parse_args(argv)
     metrics = args.metric or DEFAULT_METRICS
     try:
+        if args.plot is not None and args.plot not in args.by:
+            raise UserError(f"--plot {args.plot} must be one of the --by keys {args.by}")
         runs = find_runs(args.sweep_dir)
         rows, notes = summarise(runs, args.by, metrics)
     except UserError as err:
@@ -39,6 +43,12 @@ def main(argv: list[str]) -> int:
     stem = args.out or args.sweep_dir / "table"
     stem.with_suffix(".md").write_text(report)
     stem.with_suffix(".csv").write_text(csv_text(rows, args.by, metrics))
+    written = [stem.with_suffix(".md"), stem.with_suffix(".csv")]
+    if args.plot is not None:
+        from diffclust.reports.plots import sweep_picture
+
+        written.append(stem.with_suffix(".png"))
+        sweep_picture(rows, args.by, args.plot, metrics, written[-1])
     print(report, end="")
-    print(f"written: {stem.with_suffix('.md')}, {stem.with_suffix('.csv')}")
+    print("written:", ", ".join(map(str, written)))
     return 0

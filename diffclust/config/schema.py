@@ -44,6 +44,8 @@ class TrainConfig:
     eval_batches: int | None = None  # validation batches per evaluation; None: all of them
     patience: int = 10000  # stop after this many steps without validation improvement
     log_every: int = 50
+    pictures: bool = True  # curves.png and tsne.png in the run directory
+    tsne_points: int = 1000  # validation points in the t-SNE picture (t-SNE is O(n^2))
 
 
 @dataclass

@@ -27,6 +27,7 @@ from diffclust.loggers import build_logger
 from diffclust.losses import build_loss
 from diffclust.models import build_backbone
 from diffclust.optim import build_optimizer
+from diffclust.reports.plots import curves_picture, tsne_picture
 from diffclust.splits import Split, make_split
 from diffclust.training.batches import augment_images
 from diffclust.training.checkpoints import Checkpoints
@@ -152,6 +153,18 @@ def transfer_probe(parts: Parts, state: dict, seed: int) -> dict | None:
     return probe
 
 
+def run_pictures(parts: Parts, state: dict, run_dir: Path, cfg, title: str) -> None:
+    """curves.png (metrics.jsonl) and tsne.png (a seeded sample of validation embeddings)."""
+    data = parts.data
+    curves_picture(read_jsonl(run_dir / "metrics.jsonl"), run_dir / "curves.png", title)
+    idx = np.sort(
+        np.random.default_rng(cfg.seed).permutation(len(data.y_val))[: cfg.train.tsne_points]
+    )
+    embed_fn = make_embed(parts.backbone)
+    z = embed_all(lambda x: embed_fn(state, x), data.x_val[idx])
+    tsne_picture(z, data.y_val[idx], run_dir / "tsne.png", cfg.seed, f"{title}: validation t-SNE")
+
+
 def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dict:
     """Trains the configured model in ``run_dir`` and returns (and writes) its results."""
     started = time.time()
@@ -252,5 +265,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
         "device": jax.devices()[0].device_kind,
         "config": config,
     }
-    write_results(run_dir, results)
+    write_results(run_dir, results)  # before the pictures: they cannot cost the results
+    if train.pictures:
+        run_pictures(parts, state, run_dir, cfg, experiment or run_dir.name)
     return results
