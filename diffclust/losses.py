@@ -1,7 +1,9 @@
 """The ``loss`` config group: training objectives on a head's output.
 
-A loss is ``fn(cfg, head, head_params, z, labels, known, key) -> scalar`` where ``known``
-marks the points whose label the objective may use; each loss names the heads it fits.
+A loss is ``fn(cfg, head, head_params, z, labels, known, key) -> (scalar, metrics)`` where
+``known`` marks the points whose label the objective may use and ``metrics`` is a dict of
+scalars for metrics.jsonl (a boolean ``skip`` asks the step not to update); each loss names
+the heads it fits. With an auto-encoder backbone the training step adds the reconstruction.
 """
 
 from __future__ import annotations
@@ -37,13 +39,34 @@ class CrossEntropyConfig:
     label_smoothing: float = 0.0
 
 
-HEADS_OF = {"partial_fy": ("forest",), "cross_entropy": ("classifier",)}
+@dataclass
+class CentroidLossConfig:
+    """The centroid head's clustering loss (OT or soft k-means), weighted against the
+    auto-encoder's reconstruction: ℓ_r + weight x ℓ_c (the paper's problem (P))."""
+
+    name: str = "centroid"
+    weight: float = 1.0
+
+
+@dataclass
+class NoLossConfig:
+    """No clustering loss: an auto-encoder trains on reconstruction alone (AE + k-means)."""
+
+    name: str = "none"
+
+
+HEADS_OF = {
+    "partial_fy": ("forest",),
+    "cross_entropy": ("classifier",),
+    "centroid": ("ot", "soft_kmeans"),
+    "none": ("kmeans",),
+}
 
 
 @LOSSES.register("partial_fy", PartialFYConfig)
 def partial_fy(cfg: PartialFYConfig, head, head_params, z, labels, known, key) -> jax.Array:
     S = head.similarity(head_params, z)
-    return partial_fy_loss(
+    value = partial_fy_loss(
         S,
         target_from_labels(labels, known),
         head.num_classes,
@@ -54,6 +77,7 @@ def partial_fy(cfg: PartialFYConfig, head, head_params, z, labels, known, key) -
         bias=cfg.bias,
         noise=cfg.noise,
     )
+    return value, {}
 
 
 @LOSSES.register("cross_entropy", CrossEntropyConfig)
@@ -62,7 +86,18 @@ def cross_entropy(cfg: CrossEntropyConfig, head, head_params, z, labels, known, 
     targets = optax.smooth_labels(jax.nn.one_hot(labels, head.num_classes), cfg.label_smoothing)
     per_point = optax.softmax_cross_entropy(logits, targets)
     weight = known.astype(per_point.dtype)
-    return jnp.sum(per_point * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+    return jnp.sum(per_point * weight) / jnp.maximum(jnp.sum(weight), 1.0), {}
+
+
+@LOSSES.register("centroid", CentroidLossConfig)
+def centroid(cfg: CentroidLossConfig, head, head_params, z, labels, known, key):
+    value, metrics = head.clustering_loss(head_params, z)
+    return cfg.weight * value, {"clustering_loss": value, **metrics}
+
+
+@LOSSES.register("none", NoLossConfig)
+def no_loss(cfg: NoLossConfig, head, head_params, z, labels, known, key):
+    return jnp.zeros((), z.dtype), {}
 
 
 def build_loss(cfg, head_name: str):

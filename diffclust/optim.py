@@ -19,12 +19,21 @@ class AdamWConfig:
     lr: float = 3e-4
     b1: float = 0.9
     b2: float = 0.999
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-4  # 0: plain Adam
+    decay_every: int | None = None  # step decay: lr x decay_factor every this many steps
+    decay_factor: float = 0.5
+
+
+def learning_rate(cfg) -> optax.Schedule | float:
+    if cfg.decay_every is None:
+        return cfg.lr
+    return optax.exponential_decay(cfg.lr, cfg.decay_every, cfg.decay_factor, staircase=True)
 
 
 @OPTIMIZERS.register("adamw", AdamWConfig)
 def adamw(cfg: AdamWConfig) -> optax.GradientTransformation:
-    return optax.adamw(cfg.lr, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay)
+    lr = learning_rate(cfg)
+    return optax.adamw(lr, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay)
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Backbones take every dataset's input shape; auto-encoder decoders mirror their encoders."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -7,7 +9,7 @@ import pytest
 from runner_helpers import compose_config
 
 from diffclust.models import BACKBONES, build_backbone
-from diffclust.models.autoencoder import ConvDecoder, ConvEncoder, MLPDecoder
+from diffclust.models.autoencoder import AutoEncoder, ConvDecoder, ConvEncoder, MLPDecoder
 from diffclust.models.mlp import MLPEncoder
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3)]
@@ -17,10 +19,23 @@ SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3)]
 @pytest.mark.parametrize("shape", SHAPES)
 def test_backbones_embed_every_input_shape(name, shape):
     cfg = compose_config(f"backbone={name}").backbone
-    model = build_backbone(cfg)
+    model = build_backbone(cfg, shape)
     x = jnp.ones((3, *shape))
     z = model.apply(model.init(jax.random.key(0), x), x)
-    assert z.shape == (3, cfg.embedding_dim) and bool(jnp.all(jnp.isfinite(z)))
+    dim = cfg.embedding_dim if "embedding_dim" in cfg else math.prod(shape)
+    assert z.shape == (3, dim) and bool(jnp.all(jnp.isfinite(z)))
+
+
+@pytest.mark.parametrize("name", ["mlp", "conv"])
+def test_decoder_option_makes_an_autoencoder_of_the_input_shape(name):
+    cfg = compose_config(f"backbone={name}", "backbone.decoder=true").backbone
+    model = build_backbone(cfg, (28, 28, 1))
+    assert isinstance(model, AutoEncoder)
+    x = jnp.ones((2, 28, 28, 1))
+    variables = model.init(jax.random.key(0), x, method=AutoEncoder.reconstruct)
+    assert set(variables["params"]) == {"encoder", "decoder"}
+    assert model.apply(variables, x).shape == (2, 10)
+    assert model.apply(variables, x, method=AutoEncoder.reconstruct).shape == x.shape
 
 
 @pytest.mark.parametrize("shape", SHAPES[:2])

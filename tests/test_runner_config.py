@@ -28,10 +28,23 @@ def test_every_experiment_composes(experiment):
     cfg = compose_config(f"+experiment={experiment}", "train.steps=3")
     assert cfg.train.steps == 3
     assert cfg.dataset.name in experiment
-    baseline = experiment.endswith("_baseline")
-    assert (cfg.head.name, cfg.loss.name) == (
-        ("classifier", "cross_entropy") if baseline else ("forest", "partial_fy")
-    )
+    assert (cfg.head.name, cfg.loss.name) == expected_head_and_loss(experiment)
+    if experiment.endswith("_pretrain"):
+        assert cfg.train.pretrain_steps > 0
+    if cfg.head.name in ("ot", "soft_kmeans", "kmeans"):  # unsupervised: no label selects
+        assert cfg.train.select == "last"
+
+
+def expected_head_and_loss(experiment: str) -> tuple[str, str]:
+    for marker, pair in [
+        ("_baseline", ("classifier", "cross_entropy")),
+        ("_ot", ("ot", "centroid")),
+        ("_softkmeans", ("soft_kmeans", "centroid")),
+        ("kmeans", ("kmeans", "none")),
+    ]:
+        if marker in experiment:
+            return pair
+    return ("forest", "partial_fy")
 
 
 def test_cli_lists_its_commands():

@@ -83,3 +83,43 @@ def test_plot_key_must_be_a_grouping_key(tmp_path):
     make_run(tmp_path, "a", config(250, "forest", 0), {"test": {"clustering_error": 0.1}})
     out = run_cli("tables", str(tmp_path), "--by", "head.name", "--plot", "split.n_labelled")
     assert out.returncode == 2 and "must be one of the --by keys" in out.stderr
+
+
+def test_welch_tests_and_ranges_between_two_heads(tmp_path):
+    from scipy.stats import ttest_ind
+
+    accuracy = {
+        ("ot", 0): [0.85, 0.86, 0.84],
+        ("soft_kmeans", 0): [0.80, 0.78, 0.83],
+        ("ot", 100): [0.84, 0.85],
+        ("soft_kmeans", 100): [0.83, 0.84],
+    }
+    for (head, pretrain), values in accuracy.items():
+        for seed, value in enumerate(values):
+            cfg = {"head": {"name": head}, "train": {"pretrain_steps": pretrain}, "seed": seed}
+            make_run(tmp_path, f"{head}-{pretrain}-{seed}", cfg, {"test": {"accuracy": value}})
+    out = run_cli(
+        "tables",
+        str(tmp_path),
+        "--by",
+        "head.name",
+        "train.pretrain_steps",
+        "--metric",
+        "test.accuracy",
+        "--range",
+        "--welch",
+        "head.name=ot",
+        "head.name=soft_kmeans",
+    )
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    assert "| ot | 0 | 3 | 0.8500 ± 0.0100 [0.8400, 0.8600] |" in table
+    for pretrain in (0, 100):
+        p = ttest_ind(accuracy["ot", pretrain], accuracy["soft_kmeans", pretrain], equal_var=False)
+        assert f"train.pretrain_steps={pretrain}): head.name=ot" in table
+        assert f"p = {p.pvalue:.3g}" in table
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    ot = next(r for r in rows if r["head.name"] == "ot" and r["train.pretrain_steps"] == "0")
+    assert (float(ot["test.accuracy.min"]), float(ot["test.accuracy.max"])) == (0.84, 0.86)
+    bad = run_cli("tables", str(tmp_path), "--by", "head.name", "--welch", "seed=0", "seed=1")
+    assert bad.returncode == 2 and "must set the same --by key" in bad.stderr

@@ -1,7 +1,9 @@
 """diffclust tables SWEEP_DIR [--by KEY ...] [--metric NAME ...] [--plot KEY]: mean ± std
 tables of the runs under SWEEP_DIR, grouped by config keys, from their own files (results.json
 and .hydra/config.yaml). Failed and unfinished runs are listed, never silently dropped.
---plot KEY also draws each metric against that --by key, one line per value of the others."""
+--plot KEY also draws each metric against that --by key, one line per value of the others;
+--range adds [min, max] to the Markdown cells (the CSV always has them); --welch KEY=A KEY=B
+adds Welch's t-test p-values between the groups that differ only in KEY."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ DEFAULT_METRICS = ["test.clustering_error"]
 
 def main(argv: list[str]) -> int:
     from diffclust.reports.runs import find_runs
-    from diffclust.reports.tables import csv_text, markdown, summarise
+    from diffclust.reports.tables import csv_text, markdown, summarise, welch_tests
 
     parser = argparse.ArgumentParser(prog="diffclust tables", description=__doc__)
     parser.add_argument("sweep_dir", type=Path)
@@ -25,6 +27,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--metric", nargs="*", default=None, help="e.g. probe.test_error")
     parser.add_argument("--out", type=Path, help="output stem (default SWEEP_DIR/table)")
     parser.add_argument("--plot", metavar="KEY", help="x axis of STEM.png: one of the --by keys")
+    parser.add_argument("--range", action="store_true", help="also [min, max] in each cell")
+    parser.add_argument(
+        "--welch", nargs=2, metavar="KEY=VALUE", help="t-test between two values of a --by key"
+    )
     args = parser.parse_args(argv)
     metrics = args.metric or DEFAULT_METRICS
     try:
@@ -32,10 +38,13 @@ def main(argv: list[str]) -> int:
             raise UserError(f"--plot {args.plot} must be one of the --by keys {args.by}")
         runs = find_runs(args.sweep_dir)
         rows, notes = summarise(runs, args.by, metrics)
+        tests = welch_tests(rows, args.by, metrics, *args.welch) if args.welch else []
     except UserError as err:
         print(f"diffclust tables: error: {err}", file=sys.stderr)
         return 2
-    table = markdown(rows, args.by, metrics)
+    table = markdown(rows, args.by, metrics, ranges=args.range)
+    if tests:
+        table += "\nWelch's t-test (two-sided):\n" + "".join(f"- {t}\n" for t in tests)
     others = [r for r in runs if r.status != "finished"]
     lines = [f"- {r.status}: {r.path}" + (f" ({r.error})" if r.error else "") for r in others]
     report = table + ("\nNot in the table:\n" + "\n".join(lines) + "\n" if lines else "")

@@ -40,8 +40,13 @@ def _train(cfg) -> None:
             return
         raise SystemExit(2) from None
     test = results["test"]
+    unsupervised = (
+        f"test accuracy {test['accuracy']:.4f}, NMI {test['nmi']:.4f}, ARI {test['ari']:.4f}; "
+        if "accuracy" in test
+        else ""
+    )
     print(
-        f"test clustering precision {test['clustering_precision']:.4f} "
+        f"{unsupervised}test clustering precision {test['clustering_precision']:.4f} "
         f"(error {test['clustering_error']:.4f}, best step {results['best_step']} of "
         f"{results['steps']}, {results['wall_time_s']:.0f} s) - run dir {run_dir}"
     )

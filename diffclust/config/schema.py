@@ -44,6 +44,10 @@ class TrainConfig:
     eval_batches: int | None = None  # validation batches per evaluation; None: all of them
     patience: int = 10000  # stop after this many steps without validation improvement
     log_every: int = 50
+    # Which parameters are tested: "best" by validation clustering error (early stopping
+    # with patience), or "last" (no label chooses anything: unsupervised protocols).
+    select: str = "best"
+    pretrain_steps: int = 0  # auto-encoders: steps of reconstruction alone first ("(p)")
     pictures: bool = True  # curves.png and tsne.png in the run directory
     tsne_points: int = 1000  # validation points in the t-SNE picture (t-SNE is O(n^2))
 

@@ -1,11 +1,13 @@
 """The ``head`` config group: what turns a batch embedding into clusters (and trains it).
 
-A head exposes ``module`` (a Flax module with trainable parameters, or None) and
-``similarity(head_params, z)``, the matrix the spanning-forest evaluation clusters.
+A head exposes ``module`` (a Flax module with trainable parameters, or None) and either
+``similarity(head_params, z)``, the matrix the spanning-forest evaluation clusters, or, when
+``assigns`` is true, ``assign(head_params, z)``: a cluster index per point.
 """
 
 from __future__ import annotations
 
+from diffclust.heads.centroids import CentroidHead, KMeansConfig, OTConfig, SoftKMeansConfig
 from diffclust.heads.classifier import ClassifierConfig, ClassifierHead
 from diffclust.heads.forest import ForestConfig, ForestHead
 from diffclust.registry import Registry
@@ -13,6 +15,9 @@ from diffclust.registry import Registry
 HEADS: Registry = Registry("head")
 HEADS.register("forest", ForestConfig)(ForestHead)
 HEADS.register("classifier", ClassifierConfig)(ClassifierHead)
+HEADS.register("ot", OTConfig)(CentroidHead)
+HEADS.register("soft_kmeans", SoftKMeansConfig)(CentroidHead)
+HEADS.register("kmeans", KMeansConfig)(CentroidHead)
 
 
 def build_head(cfg, num_classes: int):

@@ -19,6 +19,7 @@ class ClassifierConfig:
 class ClassifierHead:
     cfg: ClassifierConfig
     num_classes: int
+    assigns = False  # evaluated by the spanning forest of its similarity
 
     @property
     def module(self) -> nn.Module:

@@ -21,6 +21,7 @@ class ForestConfig:
 class ForestHead:
     cfg: ForestConfig
     num_classes: int
+    assigns = False  # evaluated by the spanning forest of its similarity
     module = None  # nothing to train: the backbone's embedding is clustered directly
 
     def similarity(self, head_params, z: jax.Array) -> jax.Array:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import flax.linen as nn
 
 from diffclust.errors import UserError
-from diffclust.models.autoencoder import ConvEncoder
+from diffclust.models.autoencoder import AutoEncoder, ConvDecoder, ConvEncoder, MLPDecoder
 from diffclust.models.lenet import LeNet
 from diffclust.models.mlp import MLPEncoder
 from diffclust.models.resnet import DEPTHS, ResNet
@@ -29,6 +29,7 @@ class MLPConfig:
     name: str = "mlp"
     embedding_dim: int = 10
     hidden: list[int] = field(default_factory=lambda: [500, 250])
+    decoder: bool = False  # an auto-encoder: the mirrored decoder adds a reconstruction loss
 
 
 @dataclass
@@ -46,11 +47,37 @@ class ConvConfig:
 
     name: str = "conv"
     embedding_dim: int = 10
+    decoder: bool = False  # an auto-encoder: the mirrored decoder adds a reconstruction loss
 
 
 @BACKBONES.register("conv", ConvConfig)
-def conv(cfg: ConvConfig) -> nn.Module:
-    return ConvEncoder(cfg.embedding_dim)
+def conv(cfg: ConvConfig, input_shape: tuple[int, ...]) -> nn.Module:
+    encoder = ConvEncoder(cfg.embedding_dim)
+    if not cfg.decoder:
+        return encoder
+    if len(input_shape) != 3:
+        raise UserError(
+            f"backbone=conv needs images (H, W, C); this dataset has inputs of shape {input_shape}"
+        )
+    return AutoEncoder(encoder, ConvDecoder(input_shape))
+
+
+@dataclass
+class IdentityConfig:
+    """No network: flattened inputs are the embedding (k-means on raw pixels)."""
+
+    name: str = "identity"
+
+
+class Identity(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return x.reshape(x.shape[0], -1)
+
+
+@BACKBONES.register("identity", IdentityConfig)
+def identity(cfg: IdentityConfig, input_shape: tuple[int, ...]) -> nn.Module:
+    return Identity()
 
 
 @dataclass
@@ -73,22 +100,25 @@ class Linear(nn.Module):
 
 
 @BACKBONES.register("linear", LinearConfig)
-def linear(cfg: LinearConfig) -> nn.Module:
+def linear(cfg: LinearConfig, input_shape: tuple[int, ...]) -> nn.Module:
     return Linear(cfg.embedding_dim, cfg.use_bias)
 
 
 @BACKBONES.register("lenet", LeNetConfig)
-def lenet(cfg: LeNetConfig) -> nn.Module:
+def lenet(cfg: LeNetConfig, input_shape: tuple[int, ...]) -> nn.Module:
     return LeNet(cfg.embedding_dim, tuple(cfg.channels), tuple(cfg.hidden))
 
 
 @BACKBONES.register("mlp", MLPConfig)
-def mlp(cfg: MLPConfig) -> nn.Module:
-    return MLPEncoder(cfg.embedding_dim, tuple(cfg.hidden))
+def mlp(cfg: MLPConfig, input_shape: tuple[int, ...]) -> nn.Module:
+    encoder = MLPEncoder(cfg.embedding_dim, tuple(cfg.hidden))
+    if not cfg.decoder:
+        return encoder
+    return AutoEncoder(encoder, MLPDecoder(input_shape, tuple(reversed(cfg.hidden))))
 
 
 @BACKBONES.register("resnet", ResNetConfig)
-def resnet(cfg: ResNetConfig) -> nn.Module:
+def resnet(cfg: ResNetConfig, input_shape: tuple[int, ...]) -> nn.Module:
     if cfg.depth not in DEPTHS:
         raise UserError(
             f"backbone.depth={cfg.depth} is not available; choose one of {sorted(DEPTHS)}"
@@ -96,5 +126,6 @@ def resnet(cfg: ResNetConfig) -> nn.Module:
     return ResNet(cfg.depth, cfg.embedding_dim)
 
 
-def build_backbone(cfg) -> nn.Module:
-    return BACKBONES.get(cfg.name)(cfg)
+def build_backbone(cfg, input_shape: tuple[int, ...]) -> nn.Module:
+    """The backbone for inputs of ``input_shape`` (a decoder must know what to rebuild)."""
+    return BACKBONES.get(cfg.name)(cfg, tuple(input_shape))

@@ -58,3 +58,20 @@ class ConvDecoder(nn.Module):
         k = CONV[0][1]
         x = nn.ConvTranspose(channels, (k, k), strides=(2, 2), padding="SAME")(x)
         return x[:, :height, :width, :]
+
+
+class AutoEncoder(nn.Module):
+    """An encoder (the backbone: ``__call__`` embeds) with a decoder for the reconstruction
+    loss. Initialise with ``method=AutoEncoder.reconstruct`` so both get parameters."""
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        return self.encoder(x, train)
+
+    def decode(self, z: jax.Array) -> jax.Array:
+        return self.decoder(z)
+
+    def reconstruct(self, x: jax.Array, train: bool = False) -> jax.Array:
+        return self.decoder(self.encoder(x, train))

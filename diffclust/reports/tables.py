@@ -53,6 +53,7 @@ def summarise(runs: list[Run], keys: list[str], metrics: list[str]) -> tuple[lis
                 else None
             )
             row[f"{metric}.n"] = len(values)
+            row[f"{metric}.values"] = values
         rows.append(row)
     return rows, notes
 
@@ -61,7 +62,8 @@ def row_label(row: dict, keys: list[str]) -> str:
     return ", ".join(f"{k}={row[k]}" for k in keys) or "(all runs)"
 
 
-def markdown(rows: list[dict], keys: list[str], metrics: list[str]) -> str:
+def markdown(rows: list[dict], keys: list[str], metrics: list[str], ranges: bool = False) -> str:
+    """One line per group; cells "mean ± std", with ``ranges`` also "[min, max]"."""
     header = [*keys, "n", *metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -69,6 +71,9 @@ def markdown(rows: list[dict], keys: list[str], metrics: list[str]) -> str:
         for metric in metrics:
             value = row[metric]
             cell = "–" if value is None else f"{value[0]:.4f} ± {value[1]:.4f}"
+            if value is not None and ranges:
+                values = row[f"{metric}.values"]
+                cell += f" [{min(values):.4f}, {max(values):.4f}]"
             if value is not None and row[f"{metric}.n"] < row["n"]:
                 cell += f" (n={row[f'{metric}.n']})"
             cells.append(cell)
@@ -81,12 +86,59 @@ def csv_text(rows: list[dict], keys: list[str], metrics: list[str]) -> str:
     writer = csv.writer(out)
     header = [*keys, "n"]
     for metric in metrics:
-        header += [f"{metric}.mean", f"{metric}.std", f"{metric}.n"]
+        header += [f"{metric}.{stat}" for stat in ("mean", "std", "min", "max", "n")]
     writer.writerow(header)
     for row in rows:
         line = [row[k] for k in keys] + [row["n"]]
         for metric in metrics:
             value = row[metric]
-            line += ["", "", 0] if value is None else [value[0], value[1], row[f"{metric}.n"]]
+            values = row[f"{metric}.values"]
+            line += (
+                ["", "", "", "", 0]
+                if value is None
+                else [value[0], value[1], min(values), max(values), len(values)]
+            )
         writer.writerow(line)
     return out.getvalue()
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UserError(f"--welch takes KEY=VALUE pairs such as head.name=ot, got {text!r}")
+    return key, value
+
+
+def welch_tests(
+    rows: list[dict], keys: list[str], metrics: list[str], first: str, second: str
+) -> list[str]:
+    """Welch's t-test (unequal variances, scipy) between the groups matching ``first`` and
+    those matching ``second`` (both KEY=VALUE on one --by key) that agree on every other
+    key: one line per pair and metric, with both means and the two-sided p-value."""
+    from scipy.stats import ttest_ind
+
+    (key_a, value_a), (key_b, value_b) = parse_assignment(first), parse_assignment(second)
+    if key_a != key_b or key_a not in keys:
+        raise UserError(f"--welch {first} {second}: both must set the same --by key")
+    others = [k for k in keys if k != key_a]
+    side_a = [r for r in rows if str(r[key_a]) == value_a]
+    side_b = {tuple(r[k] for k in others): r for r in rows if str(r[key_b]) == value_b}
+    lines = []
+    for row_a in side_a:
+        row_b = side_b.get(tuple(row_a[k] for k in others))
+        if row_b is None:
+            continue
+        where = ", ".join(f"{k}={row_a[k]}" for k in others) or "all runs"
+        for metric in metrics:
+            a, b = row_a[f"{metric}.values"], row_b[f"{metric}.values"]
+            if len(a) < 2 or len(b) < 2:
+                lines.append(f"{metric} ({where}): too few runs for a t-test")
+                continue
+            p_value = float(ttest_ind(a, b, equal_var=False).pvalue)
+            lines.append(
+                f"{metric} ({where}): {first} {np.mean(a):.4f} vs {second} {np.mean(b):.4f}, "
+                f"p = {p_value:.3g}"
+            )
+    if not lines:
+        raise UserError(f"--welch {first} {second}: no pair of groups differs only there")
+    return lines

@@ -1,5 +1,7 @@
-"""Batch-wise clustering evaluation (forest paper §11): cluster each batch of 64 embeddings
-into k = number of classes with the exact spanning forest and compare with the labels."""
+"""Clustering evaluation. Forest heads: the batch-wise error (forest paper §11), each batch of
+64 embeddings clustered into k = number of classes by the exact spanning forest. Centroid
+heads: nearest-centre assignments, scored by unsupervised accuracy, NMI, ARI and the same
+batch-wise error."""
 
 from __future__ import annotations
 
@@ -29,3 +31,38 @@ def clustering_metrics(embed_similarity, x: np.ndarray, y: np.ndarray, k: int, c
         errors.append(float(batch_clustering_error(S, jnp.asarray(y[idx]), k)))
     error = float(np.mean(errors))
     return {"clustering_error": error, "clustering_precision": 1.0 - error}
+
+
+def unsupervised_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy under the best one-to-one cluster-to-class matching (Hungarian algorithm on
+    the contingency table; the OT paper's eq. 12). Clusters left unmatched count as errors."""
+    from scipy.optimize import linear_sum_assignment
+
+    table = np.zeros((clusters.max() + 1, labels.max() + 1), np.int64)
+    np.add.at(table, (clusters, labels), 1)
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / len(labels))
+
+
+def assignment_metrics(assign, x: np.ndarray, y: np.ndarray, cfg) -> dict:
+    """Metrics of a head that assigns every point to a cluster (``assign(x_batch) -> ints``):
+    unsupervised accuracy, NMI and ARI over the split, and the batch-wise clustering error
+    of the assignment partition on the same batches as the forest heads (comparable)."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    clusters = np.concatenate(
+        [np.asarray(assign(jnp.asarray(x[i : i + 256]))) for i in range(0, len(x), 256)]
+    )
+    errors = []
+    for idx in eval_batches(len(y), cfg.eval_batch_size, cfg.eval_batches):
+        same_cluster = clusters[idx][:, None] == clusters[idx][None, :]
+        same_class = y[idx][:, None] == y[idx][None, :]
+        errors.append(np.mean(same_cluster != same_class))
+    error = float(np.mean(errors))
+    return {
+        "accuracy": unsupervised_accuracy(clusters, y),
+        "nmi": float(normalized_mutual_info_score(y, clusters)),
+        "ari": float(adjusted_rand_score(y, clusters)),
+        "clustering_error": error,
+        "clustering_precision": 1.0 - error,
+    }

@@ -23,86 +23,28 @@ from tqdm import tqdm
 from diffclust.data import Dataset, load_dataset
 from diffclust.errors import UserError
 from diffclust.heads import build_head
+from diffclust.heads.centroids import kmeans_centres
 from diffclust.loggers import build_logger
 from diffclust.losses import build_loss
 from diffclust.models import build_backbone
+from diffclust.models.autoencoder import AutoEncoder
 from diffclust.optim import build_optimizer
 from diffclust.reports.plots import curves_picture, tsne_picture
 from diffclust.splits import Split, make_split
 from diffclust.training.batches import augment_images
 from diffclust.training.checkpoints import Checkpoints
-from diffclust.training.evaluate import clustering_metrics
+from diffclust.training.evaluate import assignment_metrics, clustering_metrics
 from diffclust.training.probe import embed_all, probe_error
 from diffclust.training.records import Records, read_jsonl, write_results
+from diffclust.training.steps import (
+    init_state,
+    make_embed,
+    make_embed_assign,
+    make_embed_similarity,
+    make_train_step,
+)
 
 log = logging.getLogger(__name__)
-
-
-def init_state(backbone, head, optimizer, input_shape, seed: int) -> dict:
-    """{'params': {'backbone', 'head'}, 'batch_stats', 'opt_state', 'step'}: a plain pytree
-    orbax can save. ``batch_stats`` holds BatchNorm statistics (empty without BatchNorm)."""
-    key_backbone, key_head = jax.random.split(jax.random.key(seed))
-    dummy = jnp.zeros((1, *input_shape), jnp.float32)
-    variables = backbone.init(key_backbone, dummy)
-    batch_stats = variables.get("batch_stats", {})
-    head_params = {}
-    if head.module is not None:
-        z = backbone.apply(variables, dummy)
-        head_params = head.module.init(key_head, z)["params"]
-    params = {"backbone": variables["params"], "head": head_params}
-    return {
-        "params": params,
-        "batch_stats": batch_stats,
-        "opt_state": optimizer.init(params),
-        "step": jnp.int32(0),
-    }
-
-
-def embed(backbone, params, batch_stats, x, train: bool):
-    """Backbone embedding; in training also the updated BatchNorm statistics."""
-    variables = {"params": params["backbone"]}
-    if not batch_stats:
-        return backbone.apply(variables, x, train=train), batch_stats
-    variables["batch_stats"] = batch_stats
-    if not train:
-        return backbone.apply(variables, x, train=False), batch_stats
-    z, updates = backbone.apply(variables, x, train=True, mutable=["batch_stats"])
-    return z, updates["batch_stats"]
-
-
-def make_train_step(backbone, head, loss_fn, optimizer):
-    def objective(params, batch_stats, x, y, known, key):
-        z, batch_stats = embed(backbone, params, batch_stats, x, train=True)
-        return loss_fn(head, params["head"], z, y, known, key), batch_stats
-
-    @jax.jit
-    def train_step(state, x, y, known, key):
-        (loss, batch_stats), grads = jax.value_and_grad(objective, has_aux=True)(
-            state["params"], state["batch_stats"], x, y, known, key
-        )
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        new = {"params": params, "batch_stats": batch_stats, "opt_state": opt_state}
-        return {**new, "step": state["step"] + 1}, loss
-
-    return train_step
-
-
-def make_embed(backbone):
-    @jax.jit
-    def embed_eval(state, x):
-        return embed(backbone, state["params"], state["batch_stats"], x, train=False)[0]
-
-    return embed_eval
-
-
-def make_embed_similarity(backbone, head):
-    @jax.jit
-    def embed_similarity(state, x):
-        z, _ = embed(backbone, state["params"], state["batch_stats"], x, train=False)
-        return head.similarity(state["params"]["head"], z)
-
-    return embed_similarity
 
 
 def _fmt(record: dict) -> str:
@@ -132,7 +74,7 @@ class Parts(NamedTuple):
 def build_parts(cfg) -> Parts:
     data = load_dataset(cfg.dataset, cfg.seed)
     split = make_split(cfg.split, data, cfg.seed)
-    backbone = build_backbone(cfg.backbone)
+    backbone = build_backbone(cfg.backbone, data.input_shape)
     head = build_head(cfg.head, data.num_classes)
     optimizer = build_optimizer(cfg.optim)
     state = init_state(backbone, head, optimizer, data.input_shape, cfg.seed)
@@ -165,6 +107,60 @@ def run_pictures(parts: Parts, state: dict, run_dir: Path, cfg, title: str) -> N
     tsne_picture(z, data.y_val[idx], run_dir / "tsne.png", cfg.seed, f"{title}: validation t-SNE")
 
 
+def fit_centres(parts: Parts, state: dict, cfg, n_init: int = 10) -> dict:
+    """The state with the head's centres set by k-means on the embedded training data (at
+    most ``cfg.head.init_samples`` points, a seeded sample; labels are not used)."""
+    data, head = parts.data, parts.head
+    count = cfg.head.init_samples or len(data.y_train)
+    idx = np.sort(np.random.default_rng([cfg.seed, 2]).permutation(len(data.y_train))[:count])
+    embed_fn = make_embed(parts.backbone)
+    z = embed_all(lambda x: embed_fn(state, x), data.x_train[idx])
+    centres = jnp.asarray(kmeans_centres(z, head.num_clusters, n_init, cfg.seed))
+    log.info("centres initialised by k-means on %d embedded training points", len(idx))
+    return {**state, "params": {**state["params"], "head": {"centres": centres}}}
+
+
+class StepMetrics:
+    """Running means of a training step's extra metrics between two log lines; summed on the
+    device so that no step waits for them."""
+
+    def __init__(self):
+        self.sums: dict[str, jax.Array] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, metrics: dict) -> None:
+        for key, value in metrics.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def means(self) -> dict[str, float]:
+        means = {k: float(v) / self.counts[k] for k, v in self.sums.items()}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+def _check_train_config(cfg, parts: Parts) -> None:
+    train, data = cfg.train, parts.data
+    for key in ("batch_size", "eval_batch_size"):
+        if train[key] < data.num_classes:
+            raise UserError(
+                f"train.{key}={train[key]} is smaller than the {data.num_classes} classes; "
+                "a batch must hold at least k = number of classes points"
+            )
+    if train.select not in ("best", "last"):
+        raise UserError(f"train.select={train.select!r}; use best or last")
+    if parts.head.assigns and not parts.head.trained and train.select == "best":
+        raise UserError(
+            f"head={cfg.head.name} fits its centres after training, so no validation error "
+            "can choose a checkpoint; set train.select=last"
+        )
+    if train.pretrain_steps and not isinstance(parts.backbone, AutoEncoder):
+        raise UserError(
+            "train.pretrain_steps trains the reconstruction alone, so it needs an "
+            "auto-encoder: set backbone.decoder=true (backbone=mlp or conv)"
+        )
+
+
 def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dict:
     """Trains the configured model in ``run_dir`` and returns (and writes) its results."""
     started = time.time()
@@ -174,12 +170,11 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     known = split.known
     loss_fn = build_loss(cfg.loss, cfg.head.name)
     split.counts(train.batch_size)  # fails early if a pool cannot fill its share
-    for key in ("batch_size", "eval_batch_size"):
-        if train[key] < data.num_classes:
-            raise UserError(
-                f"train.{key}={train[key]} is smaller than the {data.num_classes} classes; "
-                "a batch must hold at least k = number of classes points"
-            )
+    _check_train_config(cfg, parts)
+    pretrain = train.pretrain_steps
+    # Centroid heads are scored through their centres: trained ones get k-means centres when
+    # the clustering loss starts; kmeans gets them after training.
+    trains_centres = head.assigns and head.trained
 
     checkpoints = Checkpoints(run_dir, cfg.resume)
     start = checkpoints.latest_step() if cfg.resume else None
@@ -192,13 +187,19 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     config = OmegaConf.to_container(cfg, resolve=True)
     logger = build_logger(cfg.logger, run_dir, config, experiment or run_dir.name)
     train_step = make_train_step(backbone, head, loss_fn, optimizer)
+    pretrain_step = make_train_step(backbone, head, loss_fn, optimizer, clustering=False)
     embed_similarity = make_embed_similarity(backbone, head)
+    embed_assign = make_embed_assign(backbone, head) if head.assigns else None
     base_key = jax.random.key(cfg.seed + 1)
     augment = getattr(cfg.dataset, "augment", False)
 
     def evaluate(x, y):
+        if head.assigns:
+            return assignment_metrics(lambda xb: embed_assign(state, xb), x, y, train)
         fn = lambda xb: embed_similarity(state, xb)  # noqa: E731
         return clustering_metrics(fn, x, y, data.num_classes, train)
+
+    step_metrics = StepMetrics()
 
     step = start
     bar = not cfg.quiet and sys.stderr.isatty()  # no bar in log files of batch jobs
@@ -212,7 +213,11 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
             if augment:
                 x = augment_images(x, cfg.seed, step)
             key = jax.random.fold_in(base_key, step)
-            state, loss = train_step(state, x, data.y_train[idx], known[idx], key)
+            if trains_centres and step == pretrain:
+                state = fit_centres(parts, state, cfg)
+            step_fn = pretrain_step if step < pretrain else train_step
+            state, loss, metrics = step_fn(state, x, data.y_train[idx], known[idx], key)
+            step_metrics.add(metrics)
             done = step + 1
             log_now = done % train.log_every == 0
             eval_now = done % train.eval_every == 0 or done == train.steps
@@ -226,9 +231,19 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
                     "lower optim.lr or check the data"
                 )
             if log_now:
-                records.append({"step": done, "loss": loss})
-                logger.log({"step": done, "loss": loss})
-            if eval_now:
+                record = {"step": done, "loss": loss, **step_metrics.means()}
+                records.append(record)
+                logger.log(record)
+                if record.get("skipped") == 1.0:
+                    log.warning(
+                        "Sinkhorn did not converge in any step up to %d (none was applied); "
+                        "raise head.epsilon or head.max_iterations",
+                        done,
+                    )
+            scorable = not head.assigns or (trains_centres and done > pretrain)
+            if eval_now and not scorable:
+                checkpoints.save(done, state, math.inf)  # no centres to score yet
+            elif eval_now:
                 val = evaluate(data.x_val, data.y_val)
                 record = {"step": done, **{f"val_{k}": v for k, v in val.items()}}
                 records.append(record)
@@ -238,13 +253,18 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
                 if val["clustering_error"] < best_error:
                     best_error, best_step = val["clustering_error"], done
                 progress.set_postfix(loss=f"{loss:.4f}", val_error=f"{val['clustering_error']:.4f}")
-                if done - best_step >= train.patience:
+                if train.select == "best" and done - best_step >= train.patience:
                     break
         steps = checkpoints.latest_step() or step
-        best = checkpoints.best_step()
-        if best is None:
-            raise UserError("no evaluation ran; set train.eval_every <= train.steps")
-        state = checkpoints.restore(best, state)
+        if train.select == "best":
+            best = checkpoints.best_step()
+            if best is None or math.isinf(best_error):
+                raise UserError("no evaluation ran; set train.eval_every <= train.steps")
+            state = checkpoints.restore(best, state)
+        else:  # the last parameters: no label ever chose them (unsupervised protocols)
+            best = steps
+        if head.assigns and not head.trained:
+            state = fit_centres(parts, state, cfg, n_init=cfg.head.n_init)
         test = evaluate(data.x_test, data.y_test)
         probe = transfer_probe(parts, state, cfg.seed)
     finally:

@@ -1,0 +1,148 @@
+"""Heads with K centres in the embedding space (METHODS.md §2).
+
+* ``ot``: learnable centres, entropic OT with the cluster-size prior w (Genevay et al.);
+* ``soft_kmeans``: learnable centres, softmin assignments (DKM, the paper's Prop. 2);
+* ``kmeans``: centres fitted by scikit-learn's k-means after training (the baselines).
+
+Every point is assigned to its nearest centre; the centres of all three start from k-means on
+the embedded training data (``init_centres``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffclust.centroids import check_proportions, nearest_centre, ot_clustering, soft_kmeans
+from diffclust.errors import UserError
+
+
+@dataclass
+class OTConfig:
+    name: str = "ot"
+    num_clusters: int | None = None  # K; None: the number of classes
+    proportions: list[float] | None = None  # the size prior w; None: uniform 1/K
+    # epsilon is relative: epsilon x the batch's mean cost (so it does not depend on the
+    # embedding's scale). The paper's 1e-2 is absolute: set relative_epsilon=false for it.
+    epsilon: float = 0.01
+    relative_epsilon: bool = True
+    max_iterations: int = 1000
+    threshold: float = 1e-3  # Sinkhorn stops when the marginal error is below this
+    # A step whose Sinkhorn did not converge: "skip" leaves the parameters unchanged (its
+    # plan breaks the size constraint, the point of the method); "use" applies it anyway.
+    # Either way `sinkhorn_converged` and `skipped` are in metrics.jsonl.
+    on_nonconverged: str = "skip"
+    init_samples: int = 10000  # training points embedded for the k-means initialisation
+
+
+@dataclass
+class SoftKMeansConfig:
+    name: str = "soft_kmeans"
+    num_clusters: int | None = None
+    epsilon: float = 0.01  # relative to the batch's mean cost, as for ot
+    relative_epsilon: bool = True
+    init_samples: int = 10000
+
+
+@dataclass
+class KMeansConfig:
+    name: str = "kmeans"
+    num_clusters: int | None = None
+    n_init: int = 10
+    init_samples: int | None = None  # None: fit on every training point
+
+
+class Centres(nn.Module):
+    """K centres of dimension d: a parameter, replaced by k-means before it is trained."""
+
+    num_clusters: int
+
+    @nn.compact
+    def __call__(self, z: jax.Array) -> jax.Array:
+        init = nn.initializers.normal(1.0)
+        return self.param("centres", init, (self.num_clusters, z.shape[-1]))
+
+
+@dataclass(frozen=True)
+class CentroidHead:
+    cfg: OTConfig | SoftKMeansConfig | KMeansConfig
+    num_classes: int
+    assigns = True  # evaluated by its nearest-centre assignments
+
+    def __post_init__(self):
+        if self.cfg.name == "ot":
+            if self.cfg.on_nonconverged not in ("skip", "use"):
+                raise UserError(
+                    f"head.on_nonconverged={self.cfg.on_nonconverged!r}; use skip or use"
+                )
+            if self.cfg.proportions is not None:
+                try:
+                    check_proportions(self.cfg.proportions, self.num_clusters)
+                except ValueError as err:
+                    raise UserError(
+                        f"head.proportions {err}; give {self.num_clusters} non-negative "
+                        "numbers summing to 1, or null for uniform"
+                    ) from None
+
+    @property
+    def num_clusters(self) -> int:
+        return self.cfg.num_clusters or self.num_classes
+
+    @property
+    def module(self) -> nn.Module:
+        return Centres(self.num_clusters)
+
+    @property
+    def trained(self) -> bool:
+        """Whether a clustering loss trains the centres (kmeans only fits them after)."""
+        return self.cfg.name != "kmeans"
+
+    def proportions(self) -> jax.Array:
+        if self.cfg.proportions is None:
+            return jnp.full((self.num_clusters,), 1.0 / self.num_clusters)
+        return jnp.asarray(self.cfg.proportions, jnp.float32)
+
+    def clustering_loss(self, head_params, z: jax.Array) -> tuple[jax.Array, dict]:
+        """(ℓ_c, metrics); metrics["skip"] is True when the step should not be applied."""
+        cfg, centres = self.cfg, head_params["centres"]
+        if cfg.name == "soft_kmeans":
+            out = soft_kmeans(
+                z, centres, epsilon=cfg.epsilon, relative_epsilon=cfg.relative_epsilon
+            )
+            return out.cost, {}
+        out = ot_clustering(
+            z,
+            centres,
+            self.proportions(),
+            epsilon=cfg.epsilon,
+            relative_epsilon=cfg.relative_epsilon,
+            max_iterations=cfg.max_iterations,
+            threshold=cfg.threshold,
+        )
+        skip = jnp.logical_not(out.converged) & (cfg.on_nonconverged == "skip")
+        metrics = {
+            "sinkhorn_converged": out.converged.astype(jnp.float32),
+            "sinkhorn_iterations": out.iterations.astype(jnp.float32),
+            "skip": skip,
+        }
+        return out.cost, metrics
+
+    def assign(self, head_params, z: jax.Array) -> jax.Array:
+        return nearest_centre(z, head_params["centres"])
+
+
+def kmeans_centres(z: np.ndarray, num_clusters: int, n_init: int, seed: int) -> np.ndarray:
+    """scikit-learn k-means (k-means++ starts, best of n_init) on embeddings ``z``."""
+    from sklearn.cluster import KMeans
+
+    if len(z) < num_clusters:
+        raise UserError(
+            f"k-means needs at least {num_clusters} points to place {num_clusters} centres, "
+            f"got {len(z)}; raise head.init_samples"
+        )
+    model = KMeans(num_clusters, n_init=n_init, random_state=seed).fit(np.asarray(z, np.float64))
+    return model.cluster_centers_.astype(np.float32)

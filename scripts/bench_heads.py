@@ -1,0 +1,82 @@
+"""Time per training step of the OT head against the soft k-means head (batch 300, K=10,
+embedding 10), the whole step: auto-encoder forward and backward, clustering loss, update.
+Prints JSON.
+
+    python scripts/bench_heads.py                      # digits_ot (bundled data)
+    python scripts/bench_heads.py --experiment fashion_mnist_ot --steps 100
+
+Centres start from k-means on the embedding, as in training; Sinkhorn's iteration count
+depends on the data, so it is reported with the times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+
+from diffclust.config import register_configs  # noqa: E402
+from diffclust.config.schema import CONF_DIR  # noqa: E402
+from diffclust.losses import build_loss  # noqa: E402
+from diffclust.training.loop import build_parts, fit_centres  # noqa: E402
+from diffclust.training.steps import make_train_step  # noqa: E402
+
+
+def time_head(experiment: str, head: str, steps: int, batch: int) -> dict:
+    register_configs()
+    with initialize_config_dir(str(CONF_DIR), version_base=None):
+        cfg = compose("config", [f"+experiment={experiment}", f"head={head}"])
+    parts = build_parts(cfg)
+    state = fit_centres(parts, parts.state, cfg)
+    loss_fn = build_loss(cfg.loss, head)
+    step_fn = make_train_step(parts.backbone, parts.head, loss_fn, parts.optimizer)
+    data, known = parts.data, parts.split.known
+    key = jax.random.key(0)
+    times, iterations = [], []
+    for step in range(steps + 5):  # 5 warm-up steps (compilation)
+        idx = np.random.default_rng(step).choice(len(data.y_train), batch, replace=False)
+        args = (data.x_train[idx], data.y_train[idx], known[idx], key)
+        start = time.perf_counter()
+        state, loss, metrics = step_fn(state, *args)
+        jax.block_until_ready((state, loss))
+        if step >= 5:
+            times.append(time.perf_counter() - start)
+            iterations.append(float(metrics.get("sinkhorn_iterations", 0)))
+    return {
+        "median_step_ms": round(1e3 * statistics.median(times), 3),
+        "sinkhorn_iterations_mean": round(float(np.mean(iterations)), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--experiment", default="digits_ot")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=300)
+    args = parser.parse_args()
+    heads = {
+        h: time_head(args.experiment, h, args.steps, args.batch) for h in ("ot", "soft_kmeans")
+    }
+    ratio = heads["ot"]["median_step_ms"] / heads["soft_kmeans"]["median_step_ms"]
+    report = {
+        "experiment": args.experiment,
+        "batch": args.batch,
+        "device": jax.devices()[0].device_kind,
+        **heads,
+        "ot_over_soft_kmeans": round(ratio, 3),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
