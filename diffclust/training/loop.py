@@ -39,8 +39,7 @@ from diffclust.training.records import Records, read_jsonl, write_results
 from diffclust.training.steps import (
     init_state,
     make_embed,
-    make_embed_assign,
-    make_embed_similarity,
+    make_embed_then,
     make_train_step,
 )
 
@@ -188,8 +187,10 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     logger = build_logger(cfg.logger, run_dir, config, experiment or run_dir.name)
     train_step = make_train_step(backbone, head, loss_fn, optimizer)
     pretrain_step = make_train_step(backbone, head, loss_fn, optimizer, clustering=False)
-    embed_similarity = make_embed_similarity(backbone, head)
-    embed_assign = make_embed_assign(backbone, head) if head.assigns else None
+    if head.assigns:
+        embed_assign = make_embed_then(backbone, head.assign)
+    else:
+        embed_similarity = make_embed_then(backbone, head.similarity)
     base_key = jax.random.key(cfg.seed + 1)
     augment = getattr(cfg.dataset, "augment", False)
 

@@ -99,19 +99,13 @@ def make_embed(backbone):
     return embed_eval
 
 
-def make_embed_similarity(backbone, head):
+def make_embed_then(backbone, head_fn):
+    """jit ``(state, x) -> head_fn(head_params, embedding of x)``, e.g. ``head.similarity``
+    (forest heads) or ``head.assign`` (centroid heads)."""
+
     @jax.jit
-    def embed_similarity(state, x):
+    def embed_then(state, x):
         z, _ = embed(backbone, state["params"], state["batch_stats"], x, train=False)
-        return head.similarity(state["params"]["head"], z)
+        return head_fn(state["params"]["head"], z)
 
-    return embed_similarity
-
-
-def make_embed_assign(backbone, head):
-    @jax.jit
-    def embed_assign(state, x):
-        z, _ = embed(backbone, state["params"], state["batch_stats"], x, train=False)
-        return head.assign(state["params"]["head"], z)
-
-    return embed_assign
+    return embed_then
