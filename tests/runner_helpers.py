@@ -14,9 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def compose_config(*overrides: str):
+    """The composed config; pictures are off unless a test asks (t-SNE costs seconds)."""
+    overrides = list(overrides)
+    if not any(o.startswith("train.pictures=") for o in overrides):
+        overrides.append("train.pictures=false")
     register_configs()
     with initialize_config_dir(str(CONF_DIR), version_base=None):
-        return compose("config", overrides=list(overrides))
+        return compose("config", overrides=overrides)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

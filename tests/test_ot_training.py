@@ -15,7 +15,7 @@ from diffclust.training.evaluate import unsupervised_accuracy
 from diffclust.training.loop import train_and_evaluate
 from diffclust.training.records import read_jsonl
 
-QUIET = ("quiet=true", "train.pictures=false")
+QUIET = ("quiet=true",)
 
 
 @pytest.mark.parametrize("seed", range(4))

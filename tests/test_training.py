@@ -17,7 +17,13 @@ QUICK = ("+experiment=digits_full", "loss.num_samples=50", "quiet=true")
 
 
 def test_a_tiny_run_learns_and_records_everything(tmp_path):
-    cfg = compose_config(*QUICK, "train.steps=300", "train.eval_every=100", "train.log_every=20")
+    cfg = compose_config(
+        *QUICK,
+        "train.steps=300",
+        "train.eval_every=100",
+        "train.log_every=20",
+        "train.pictures=true",
+    )
     results = train_and_evaluate(cfg, tmp_path, "digits_full")
     # Chance: a random 10-way partition of balanced classes has precision ~0.82.
     assert results["test"]["clustering_precision"] > 0.88
