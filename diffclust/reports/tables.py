@@ -52,7 +52,6 @@ def summarise(runs: list[Run], keys: list[str], metrics: list[str]) -> tuple[lis
                 if values
                 else None
             )
-            row[f"{metric}.n"] = len(values)
             row[f"{metric}.values"] = values
         rows.append(row)
     return rows, notes
@@ -74,8 +73,9 @@ def markdown(rows: list[dict], keys: list[str], metrics: list[str], ranges: bool
             if value is not None and ranges:
                 values = row[f"{metric}.values"]
                 cell += f" [{min(values):.4f}, {max(values):.4f}]"
-            if value is not None and row[f"{metric}.n"] < row["n"]:
-                cell += f" (n={row[f'{metric}.n']})"
+            count = len(row[f"{metric}.values"])
+            if value is not None and count < row["n"]:
+                cell += f" (n={count})"
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

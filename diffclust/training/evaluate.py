@@ -11,6 +11,7 @@ import numpy as np
 
 from diffclust.forest import clustering_error, spanning_forest
 from diffclust.training.batches import eval_batches
+from diffclust.training.probe import embed_all
 
 
 def batch_clustering_error(similarity: jax.Array, labels: jax.Array, k: int) -> jax.Array:
@@ -50,9 +51,7 @@ def assignment_metrics(assign, x: np.ndarray, y: np.ndarray, cfg) -> dict:
     of the assignment partition on the same batches as the forest heads (comparable)."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    clusters = np.concatenate(
-        [np.asarray(assign(jnp.asarray(x[i : i + 256]))) for i in range(0, len(x), 256)]
-    )
+    clusters = embed_all(assign, x)
     errors = []
     for idx in eval_batches(len(y), cfg.eval_batch_size, cfg.eval_batches):
         same_cluster = clusters[idx][:, None] == clusters[idx][None, :]
