@@ -58,8 +58,8 @@ class NoLossConfig:
 HEADS_OF = {
     "partial_fy": ("forest",),
     "cross_entropy": ("classifier",),
-    "centroid": ("ot", "soft_kmeans"),
-    "none": ("kmeans",),
+    "centroid": ("ot", "soft_kmeans", "clam"),
+    "none": ("kmeans", "clam", "spectral", "agglomerative"),
 }
 
 
@@ -91,7 +91,7 @@ def cross_entropy(cfg: CrossEntropyConfig, head, head_params, z, labels, known, 
 
 @LOSSES.register("centroid", CentroidLossConfig)
 def centroid(cfg: CentroidLossConfig, head, head_params, z, labels, known, key):
-    value, metrics = head.clustering_loss(head_params, z)
+    value, metrics = head.clustering_loss(head_params, z, key)
     return cfg.weight * value, {"clustering_loss": value, **metrics}
 
 

@@ -28,7 +28,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from diffclust.config import register_configs  # noqa: E402
 from diffclust.config.schema import CONF_DIR  # noqa: E402
 from diffclust.losses import build_loss  # noqa: E402
-from diffclust.training.loop import build_parts, fit_centres  # noqa: E402
+from diffclust.training.loop import build_parts, fit_head  # noqa: E402
 from diffclust.training.steps import make_train_step  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def time_head(experiment: str, head: str, steps: int, batch: int) -> dict:
     with initialize_config_dir(str(CONF_DIR), version_base=None):
         cfg = compose("config", [f"+experiment={experiment}", f"head={head}"])
     parts = build_parts(cfg)
-    state = fit_centres(parts, parts.state, cfg)
+    state, _ = fit_head(parts, parts.state, cfg)
     loss_fn = build_loss(cfg.loss, head)
     step_fn = make_train_step(parts.backbone, parts.head, loss_fn, parts.optimizer)
     data, known = parts.data, parts.split.known

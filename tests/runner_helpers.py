@@ -13,6 +13,20 @@ from diffclust.config.schema import CONF_DIR
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _clam_data() -> Path | None:
+    """The ClAM paper's four published tables (../shared/datasets/clam beside the checkout,
+    or $DIFFCLUST_CLAM_DATA); None where they are not (a fresh clone elsewhere)."""
+    candidates = [os.environ.get("DIFFCLUST_CLAM_DATA"), REPO.parent / "shared/datasets/clam"]
+    candidates.append("/work/shared/datasets/clam")
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "zoo.csv").is_file():
+            return Path(candidate)
+    return None
+
+
+CLAM_DATA = _clam_data()
+
+
 def compose_config(*overrides: str):
     """The composed config; pictures are off unless a test asks (t-SNE costs seconds)."""
     overrides = list(overrides)
@@ -32,4 +46,21 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subproce
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def run_script(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """scripts/NAME with this interpreter's diffclust, on the CPU, extra environment ``env``."""
+    full_env = {
+        **os.environ,
+        "DIFFCLUST": str(Path(sys.executable).parent / "diffclust"),
+        "JAX_PLATFORMS": "cpu",
+        **(env or {}),
+    }
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / name), *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numeric import finite_difference
 from scipy.optimize import linear_sum_assignment
 
 from diffclust.centroids import (
@@ -60,15 +61,6 @@ def test_small_epsilon_gives_the_exact_balanced_assignment(seed):
         np.testing.assert_allclose(out.plan, np.eye(K)[exact] / n, atol=1e-3)
         exact_cost = C[np.arange(n), exact].sum() / n  # the transport part of the cost
         np.testing.assert_allclose(np.sum(C * np.asarray(out.plan)), exact_cost, rtol=1e-3)
-
-
-def finite_difference(f, x, h=1e-6):
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[index] = h
-        grad[index] = (f(x + step) - f(x - step)) / (2 * h)
-    return grad
 
 
 def clustering_cost(head, z, mu, w, eps, relative):

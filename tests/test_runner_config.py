@@ -27,11 +27,14 @@ def test_every_group_option_composes(group):
 def test_every_experiment_composes(experiment):
     cfg = compose_config(f"+experiment={experiment}", "train.steps=3")
     assert cfg.train.steps == 3
-    assert cfg.dataset.name in experiment
+    if experiment.startswith("clam"):  # any table: dataset=zoo dataset.data_dir=DIR, ...
+        assert cfg.dataset.test_size == 0 and cfg.backbone.name == "identity"
+    else:
+        assert cfg.dataset.name in experiment
     assert (cfg.head.name, cfg.loss.name) == expected_head_and_loss(experiment)
     if experiment.endswith("_pretrain"):
         assert cfg.train.pretrain_steps > 0
-    if cfg.head.name in ("ot", "soft_kmeans", "kmeans"):  # unsupervised: no label selects
+    if cfg.head.name in ("ot", "soft_kmeans", "kmeans", "clam"):  # no label selects
         assert cfg.train.select == "last"
 
 
@@ -41,6 +44,10 @@ def expected_head_and_loss(experiment: str) -> tuple[str, str]:
         ("_ot", ("ot", "centroid")),
         ("_softkmeans", ("soft_kmeans", "centroid")),
         ("kmeans", ("kmeans", "none")),
+        ("deep_clam", ("clam", "centroid")),
+        ("clam_spectral", ("spectral", "none")),
+        ("clam_agglomerative", ("agglomerative", "none")),
+        ("clam", ("clam", "none")),
     ]:
         if marker in experiment:
             return pair
@@ -56,7 +63,7 @@ def test_cli_lists_its_commands():
     ("override", "expected"),
     [
         ("+experiment=nope", "experiment option 'nope'"),
-        ("dataset=nope", "choose one of: blobs, cifar10, denoise, digits"),
+        ("dataset=nope", "choose one of: blobs, breast_cancer, cifar10"),
         ("-m seed=0,1 train.stepz=3", "stepz"),
         ("train.stepz=3", "stepz"),
         ("train.steps=many", "train.steps"),

@@ -123,3 +123,55 @@ def test_welch_tests_and_ranges_between_two_heads(tmp_path):
     assert (float(ot["test.accuracy.min"]), float(ot["test.accuracy.max"])) == (0.84, 0.86)
     bad = run_cli("tables", str(tmp_path), "--by", "head.name", "--welch", "seed=0", "seed=1")
     assert bad.returncode == 2 and "must set the same --by key" in bad.stderr
+
+
+def test_select_keeps_the_best_silhouette_setting_and_wide_counts_wins(tmp_path):
+    # Two datasets; clam has two settings of beta (two seeds each), kmeans one setting.
+    silhouettes = {
+        ("zoo", "clam", 0.5): [0.40, 0.42],
+        ("zoo", "clam", 2.0): [0.30, 0.50],  # mean 0.40 < 0.41: not selected
+        ("zoo", "kmeans", None): [0.37, 0.37],
+        ("ecoli", "clam", 0.5): [0.20, 0.22],
+        ("ecoli", "clam", 2.0): [0.33, 0.33],
+        ("ecoli", "kmeans", None): [0.26, 0.26],
+    }
+    for (data, head, beta), values in silhouettes.items():
+        for seed, value in enumerate(values):
+            cfg = {"dataset": {"name": data}, "head": {"name": head, "beta": beta}, "seed": seed}
+            nmi = 1.0 if beta == 2.0 else 0.5  # labels must not choose
+            results = {"test": {"silhouette": value, "nmi": nmi}}
+            make_run(tmp_path, f"{data}-{head}-{beta}-{seed}", cfg, results)
+    out = run_cli(
+        "tables",
+        str(tmp_path),
+        "--by",
+        "dataset.name",
+        "head.name",
+        "--metric",
+        "test.silhouette",
+        "test.nmi",
+        "--select",
+        "test.silhouette",
+        "--wide",
+        "head.name",
+        "--versus",
+        "clam",
+    )
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    # zoo: clam 0.41 vs kmeans 0.37 (+11%); ecoli: clam (beta 2) 0.33 vs 0.26 (+27%).
+    assert "| zoo | 0.410 | 0.370 (+11%) |" in table
+    assert "| ecoli | 0.330 | 0.260 (+27%) |" in table
+    assert "| clam W/L | – | 2/0 |" in table
+    assert (
+        "dataset.name=zoo, head.name=clam: best test.silhouette of 2 settings with head.beta=0.5"
+        in table
+    )
+    rows = {
+        (r["dataset.name"], r["head.name"]): r for r in csv.DictReader(open(tmp_path / "table.csv"))
+    }
+    assert float(rows["zoo", "clam"]["test.nmi.mean"]) == 0.5  # the selected runs' NMI
+    assert rows["zoo", "clam"]["n"] == "2"
+
+    bad = run_cli("tables", str(tmp_path), "--by", "head.name", "--versus", "clam")
+    assert bad.returncode == 2 and "give --wide too" in bad.stderr

@@ -3,7 +3,11 @@ tables of the runs under SWEEP_DIR, grouped by config keys, from their own files
 and .hydra/config.yaml). Failed and unfinished runs are listed, never silently dropped.
 --plot KEY also draws each metric against that --by key, one line per value of the others;
 --range adds [min, max] to the Markdown cells (the CSV always has them); --welch KEY=A KEY=B
-adds Welch's t-test p-values between the groups that differ only in KEY."""
+adds Welch's t-test p-values between the groups that differ only in KEY.
+--select METRIC keeps, per group, only the runs of the hyperparameter setting with the highest
+mean METRIC (an unsupervised one such as test.silhouette: labels never choose); --wide KEY
+adds one table per metric with a column per value of KEY, and --versus VALUE the gain of that
+value over each other column with its wins / losses (the ClAM paper's Table 1)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ DEFAULT_METRICS = ["test.clustering_error"]
 
 def main(argv: list[str]) -> int:
     from diffclust.reports.runs import find_runs
+    from diffclust.reports.select import select_best, wide
     from diffclust.reports.tables import csv_text, markdown, summarise, welch_tests
 
     parser = argparse.ArgumentParser(prog="diffclust tables", description=__doc__)
@@ -31,18 +36,29 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--welch", nargs=2, metavar="KEY=VALUE", help="t-test between two values of a --by key"
     )
+    parser.add_argument("--select", metavar="METRIC", help="best setting per group by METRIC")
+    parser.add_argument("--wide", metavar="KEY", help="a column per value of this --by key")
+    parser.add_argument("--versus", metavar="VALUE", help="with --wide: gains of this value")
     args = parser.parse_args(argv)
     metrics = args.metric or DEFAULT_METRICS
     try:
         if args.plot is not None and args.plot not in args.by:
             raise UserError(f"--plot {args.plot} must be one of the --by keys {args.by}")
+        if args.versus is not None and args.wide is None:
+            raise UserError("--versus VALUE compares columns of --wide KEY; give --wide too")
         runs = find_runs(args.sweep_dir)
-        rows, notes = summarise(runs, args.by, metrics)
+        chosen, selection = runs, []
+        if args.select:
+            chosen, selection = select_best(runs, args.by, args.select)
+        rows, notes = summarise(chosen, args.by, metrics)
         tests = welch_tests(rows, args.by, metrics, *args.welch) if args.welch else []
+        wides = [wide(rows, args.by, args.wide, m, args.versus) for m in metrics if args.wide]
     except UserError as err:
         print(f"diffclust tables: error: {err}", file=sys.stderr)
         return 2
-    table = markdown(rows, args.by, metrics, ranges=args.range)
+    table = "".join(w + "\n" for w in wides) + markdown(rows, args.by, metrics, ranges=args.range)
+    if selection:
+        table += f"\nSelected by {args.select}:\n" + "".join(f"- {s}\n" for s in selection)
     if tests:
         table += "\nWelch's t-test (two-sided):\n" + "".join(f"- {t}\n" for t in tests)
     others = [r for r in runs if r.status != "finished"]

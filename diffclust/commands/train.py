@@ -45,6 +45,8 @@ def _train(cfg) -> None:
         if "accuracy" in test
         else ""
     )
+    if test.get("silhouette") is not None:
+        unsupervised = f"test silhouette {test['silhouette']:.4f}, " + unsupervised
     print(
         f"{unsupervised}test clustering precision {test['clustering_precision']:.4f} "
         f"(error {test['clustering_error']:.4f}, best step {results['best_step']} of "

@@ -48,8 +48,10 @@ class TrainConfig:
     # with patience), or "last" (no label chooses anything: unsupervised protocols).
     select: str = "best"
     pretrain_steps: int = 0  # auto-encoders: steps of reconstruction alone first ("(p)")
+    input_noise: float = 0.0  # auto-encoders: masking rate of a denoising AE (DEC uses 0.2)
     pictures: bool = True  # curves.png and tsne.png in the run directory
     tsne_points: int = 1000  # validation points in the t-SNE picture (t-SNE is O(n^2))
+    silhouette_points: int = 10000  # test silhouette on a seeded sample of this many points
 
 
 @dataclass

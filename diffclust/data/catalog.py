@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from diffclust.data import sources
 from diffclust.data.dataset import Dataset, scale_pixels, stratified_holdout, with_validation
+from diffclust.data.tabular import read_table, standardize
+from diffclust.errors import UserError
 from diffclust.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
@@ -101,6 +104,130 @@ def load_denoise(cfg: DenoiseDataConfig, seed: int) -> Dataset:
     return with_validation(
         "denoise", x[train], y[train], x[test], y[test], third, seed, "synthetic"
     )
+
+
+@dataclass
+class TableConfig:
+    """A labelled feature table read from a file (delimited text, LIBSVM, .npz, .mat; see
+    diffclust/data/tabular.py). The paper's datasets are options of this schema that name
+    their published file: ``dataset=zoo dataset.data_dir=DIR`` reads ``DIR/zoo.csv``."""
+
+    name: str = "tabular"
+    data_dir: str | None = None
+    file: str | None = None  # absolute, or relative to data_dir
+    format: str = "auto"  # auto | csv | whitespace | svmlight | npz | mat
+    label_column: int = -1  # text tables: the label's column (-1: the last)
+    header: bool = False  # text tables: skip the first row
+    x_key: str = "X"  # .npz / .mat: the feature array
+    y_key: str = "Y"  # .npz / .mat: the label array
+    impute: str = "none"  # none: refuse missing values | mean: fill with the column mean
+    standardize: bool = True  # zero mean, unit variance per feature (the ClAM protocol)
+    # 0: cluster the whole table (train = validation = test, the classical protocol);
+    # otherwise hold out this many test and val_size validation points.
+    test_size: int = 0
+    val_size: int = 0
+    url: str | None = None  # where the published file is, said when it is missing
+
+
+@dataclass
+class SklearnTableConfig:
+    """A table bundled with scikit-learn (no download): iris, wine, breast_cancer, and
+    digits_features (the 8x8 digits as 64 features)."""
+
+    name: str = "iris"
+    standardize: bool = True
+    test_size: int = 0
+    val_size: int = 0
+
+
+@dataclass
+class FeatureImagesConfig:
+    """An image dataset's training split as flat pixel features (Fashion-MNIST: 60000 x 784,
+    the ClAM paper's FMNIST), from the same local files as the images."""
+
+    name: str = "fashion_mnist_features"
+    data_dir: str | None = None
+    standardize: bool = True
+    test_size: int = 0
+    val_size: int = 0
+
+
+def table_dataset(name: str, x: np.ndarray, y: np.ndarray, cfg, seed: int, source: str):
+    """A table as a Dataset: whole and transductive (test_size=0), or split with the
+    standardisation fitted on the training rows."""
+    y = y.astype(np.int32)
+    if cfg.test_size == 0:
+        if cfg.standardize:
+            (x,) = standardize(x)
+        return Dataset(name, x, y, x, y, x, y, int(y.max()) + 1, source, transductive=True)
+    if cfg.val_size <= 0:
+        raise UserError(
+            f"dataset.test_size={cfg.test_size} holds out a test split, so it needs "
+            "dataset.val_size > 0 too; or set dataset.test_size=0 to cluster the whole table"
+        )
+    train, test = stratified_holdout(y, cfg.test_size, seed)
+    data = with_validation(name, x[train], y[train], x[test], y[test], cfg.val_size, seed, source)
+    if not cfg.standardize:
+        return data
+    x_train, x_val, x_test = standardize(data.x_train, data.x_val, data.x_test)
+    return Dataset(
+        name, x_train, data.y_train, x_val, data.y_val, x_test, data.y_test,
+        data.num_classes, source,
+    )  # fmt: skip
+
+
+def load_table(cfg: TableConfig, seed: int) -> Dataset:
+    if cfg.file is None:
+        raise UserError(f"dataset={cfg.name} needs dataset.file=PATH (and dataset.data_dir=DIR)")
+    path = Path(cfg.file)
+    if not path.is_absolute():
+        if cfg.data_dir is None and cfg.name != "tabular":
+            where = f"; it is published at {cfg.url}" if cfg.url else ""
+            raise UserError(
+                f"dataset={cfg.name} reads {cfg.file} from a folder: pass "
+                f"dataset.data_dir=DIR{where}"
+            )
+        path = Path(cfg.data_dir or ".").expanduser() / path
+    if not path.is_file():
+        where = f" (published at {cfg.url})" if cfg.url else ""
+        raise UserError(f"{path} not found: dataset={cfg.name} needs {cfg.file}{where} there")
+    table = read_table(
+        path, cfg.format, cfg.label_column, cfg.header, cfg.x_key, cfg.y_key, cfg.impute
+    )
+    return table_dataset(cfg.name, table.x, table.y, cfg, seed, str(path))
+
+
+PAPER_TABLES = (
+    "zoo", "ecoli", "movement_libras", "yale", "segment", "ctg", "mice_protein", "usps", "gcm",
+)  # fmt: skip
+for _name in ("tabular", *PAPER_TABLES):
+    DATASETS.register(_name, TableConfig)(load_table)
+
+
+def load_sklearn_table(cfg: SklearnTableConfig, seed: int) -> Dataset:
+    from sklearn import datasets
+
+    loaders = {
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer,
+        "digits_features": datasets.load_digits,
+    }
+    bunch = loaders[cfg.name]()
+    x = bunch.data.astype(np.float32)
+    return table_dataset(cfg.name, x, bunch.target, cfg, seed, "sklearn")
+
+
+for _name in ("iris", "wine", "breast_cancer", "digits_features"):
+    DATASETS.register(_name, SklearnTableConfig)(load_sklearn_table)
+
+
+@DATASETS.register("fashion_mnist_features", FeatureImagesConfig)
+def load_feature_images(cfg: FeatureImagesConfig, seed: int) -> Dataset:
+    found = sources.find("fashion_mnist", cfg.data_dir)
+    x_train, y_train, _, _ = found.arrays_fn()
+    x = scale_pixels(x_train).reshape(len(x_train), -1)
+    return table_dataset(cfg.name, x, y_train, cfg, seed, found.where)
 
 
 def load_images(cfg: ImageConfig, seed: int) -> Dataset:

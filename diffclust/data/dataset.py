@@ -23,6 +23,9 @@ class Dataset:
     y_test: np.ndarray
     num_classes: int
     source: str  # where the data was read from, recorded with every run
+    # Classical clustering of a table: the training points are also the validation and test
+    # points (the ClAM protocol), so a method may score the partition it found on them.
+    transductive: bool = False
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -37,6 +40,7 @@ class Dataset:
             "test": len(self.y_test),
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
+            "transductive": self.transductive,
         }
 
 

@@ -52,7 +52,9 @@ class SoftKMeansConfig:
 class KMeansConfig:
     name: str = "kmeans"
     num_clusters: int | None = None
-    n_init: int = 10
+    n_init: int = 10  # restarts, the best inertia kept (the ClAM paper: 1000)
+    init: str = "k-means++"  # k-means++ | random
+    max_iter: int = 300
     init_samples: int | None = None  # None: fit on every training point
 
 
@@ -106,7 +108,21 @@ class CentroidHead:
             return jnp.full((self.num_clusters,), 1.0 / self.num_clusters)
         return jnp.asarray(self.cfg.proportions, jnp.float32)
 
-    def clustering_loss(self, head_params, z: jax.Array) -> tuple[jax.Array, dict]:
+    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+        """k-means centres for embeddings ``z`` (the start of ot / soft_kmeans, the whole of
+        kmeans) and the cluster of each row."""
+        cfg = self.cfg
+        model = kmeans(
+            z,
+            self.num_clusters,
+            n_init=getattr(cfg, "n_init", 10),
+            seed=seed,
+            init=getattr(cfg, "init", "k-means++"),
+            max_iter=getattr(cfg, "max_iter", 300),
+        )
+        return {"centres": jnp.asarray(model.cluster_centers_, jnp.float32)}, model.labels_
+
+    def clustering_loss(self, head_params, z: jax.Array, key=None) -> tuple[jax.Array, dict]:
         """(ℓ_c, metrics); metrics["skip"] is True when the step should not be applied."""
         cfg, centres = self.cfg, head_params["centres"]
         if cfg.name == "soft_kmeans":
@@ -135,8 +151,15 @@ class CentroidHead:
         return nearest_centre(z, head_params["centres"])
 
 
-def kmeans_centres(z: np.ndarray, num_clusters: int, n_init: int, seed: int) -> np.ndarray:
-    """scikit-learn k-means (k-means++ starts, best of n_init) on embeddings ``z``."""
+def kmeans(
+    z: np.ndarray,
+    num_clusters: int,
+    n_init: int,
+    seed: int,
+    init: str = "k-means++",
+    max_iter: int = 300,
+):
+    """scikit-learn k-means (best of n_init starts) fitted on embeddings ``z``."""
     from sklearn.cluster import KMeans
 
     if len(z) < num_clusters:
@@ -144,5 +167,7 @@ def kmeans_centres(z: np.ndarray, num_clusters: int, n_init: int, seed: int) -> 
             f"k-means needs at least {num_clusters} points to place {num_clusters} centres, "
             f"got {len(z)}; raise head.init_samples"
         )
-    model = KMeans(num_clusters, n_init=n_init, random_state=seed).fit(np.asarray(z, np.float64))
-    return model.cluster_centers_.astype(np.float32)
+    if init not in ("k-means++", "random"):
+        raise UserError(f"head.init={init!r}; use k-means++ or random")
+    model = KMeans(num_clusters, init=init, n_init=n_init, max_iter=max_iter, random_state=seed)
+    return model.fit(np.asarray(z, np.float64))

@@ -46,22 +46,46 @@ def unsupervised_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
 
 
 def assignment_metrics(assign, x: np.ndarray, y: np.ndarray, cfg) -> dict:
-    """Metrics of a head that assigns every point to a cluster (``assign(x_batch) -> ints``):
-    unsupervised accuracy, NMI and ARI over the split, and the batch-wise clustering error
-    of the assignment partition on the same batches as the forest heads (comparable)."""
+    """Metrics of a head that assigns every point to a cluster (``assign(x_batch) -> ints``)
+    over a split; see :func:`partition_metrics`."""
+    return partition_metrics(embed_all(assign, x), y, cfg)
+
+
+def partition_metrics(
+    clusters: np.ndarray, y: np.ndarray, cfg, z: np.ndarray | None = None, seed: int = 0
+) -> dict:
+    """Unsupervised accuracy, NMI and ARI of a partition against the labels, and its
+    batch-wise clustering error on the same batches as the forest heads (comparable). With
+    the clustered points ``z``: also the silhouette coefficient (Euclidean; on a seeded sample
+    of ``cfg.silhouette_points`` points when there are more; null for a single cluster) and
+    the cluster sizes."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    clusters = embed_all(assign, x)
+    clusters = np.asarray(clusters)
     errors = []
     for idx in eval_batches(len(y), cfg.eval_batch_size, cfg.eval_batches):
         same_cluster = clusters[idx][:, None] == clusters[idx][None, :]
         same_class = y[idx][:, None] == y[idx][None, :]
         errors.append(np.mean(same_cluster != same_class))
     error = float(np.mean(errors))
-    return {
+    metrics = {
         "accuracy": unsupervised_accuracy(clusters, y),
         "nmi": float(normalized_mutual_info_score(y, clusters)),
         "ari": float(adjusted_rand_score(y, clusters)),
         "clustering_error": error,
         "clustering_precision": 1.0 - error,
     }
+    if z is not None:
+        metrics["silhouette"] = silhouette(z, clusters, cfg.silhouette_points, seed)
+        metrics["cluster_sizes"] = np.bincount(clusters).tolist()
+    return metrics
+
+
+def silhouette(z: np.ndarray, clusters: np.ndarray, points: int, seed: int) -> float | None:
+    from sklearn.metrics import silhouette_score
+
+    if len(np.unique(clusters)) < 2:
+        return None  # undefined for one cluster
+    z = np.asarray(z, np.float64).reshape(len(z), -1)
+    sample = points if len(z) > points else None
+    return float(silhouette_score(z, clusters, sample_size=sample, random_state=seed))

@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from omegaconf import OmegaConf
@@ -23,7 +22,6 @@ from tqdm import tqdm
 from diffclust.data import Dataset, load_dataset
 from diffclust.errors import UserError
 from diffclust.heads import build_head
-from diffclust.heads.centroids import kmeans_centres
 from diffclust.loggers import build_logger
 from diffclust.losses import build_loss
 from diffclust.models import build_backbone
@@ -33,7 +31,11 @@ from diffclust.reports.plots import curves_picture, tsne_picture
 from diffclust.splits import Split, make_split
 from diffclust.training.batches import augment_images
 from diffclust.training.checkpoints import Checkpoints
-from diffclust.training.evaluate import assignment_metrics, clustering_metrics
+from diffclust.training.evaluate import (
+    assignment_metrics,
+    clustering_metrics,
+    partition_metrics,
+)
 from diffclust.training.probe import embed_all, probe_error
 from diffclust.training.records import Records, read_jsonl, write_results
 from diffclust.training.steps import (
@@ -94,6 +96,25 @@ def transfer_probe(parts: Parts, state: dict, seed: int) -> dict | None:
     return probe
 
 
+def final_assignment_metrics(
+    parts: Parts, state: dict, fit_clusters, cfg
+) -> tuple[dict, np.ndarray]:
+    """Test metrics of an assigning head, with the silhouette of its partition in the space
+    it clustered and the cluster sizes, and the partition itself. On a whole table
+    (transductive) it is the one the fit found, if that covered every point; otherwise each
+    test point is assigned."""
+    data, head = parts.data, parts.head
+    embed_fn = make_embed(parts.backbone)
+    z = embed_all(lambda x: embed_fn(state, x), data.x_test)
+    if data.transductive and fit_clusters is not None:
+        clusters = np.asarray(fit_clusters)
+    else:
+        assign = jax.jit(head.assign)
+        clusters = embed_all(lambda zb: assign(state["params"]["head"], zb), z)
+    metrics = partition_metrics(clusters, data.y_test, cfg.train, z=z, seed=cfg.seed)
+    return metrics, clusters
+
+
 def run_pictures(parts: Parts, state: dict, run_dir: Path, cfg, title: str) -> None:
     """curves.png (metrics.jsonl) and tsne.png (a seeded sample of validation embeddings)."""
     data = parts.data
@@ -106,17 +127,19 @@ def run_pictures(parts: Parts, state: dict, run_dir: Path, cfg, title: str) -> N
     tsne_picture(z, data.y_val[idx], run_dir / "tsne.png", cfg.seed, f"{title}: validation t-SNE")
 
 
-def fit_centres(parts: Parts, state: dict, cfg, n_init: int = 10) -> dict:
-    """The state with the head's centres set by k-means on the embedded training data (at
-    most ``cfg.head.init_samples`` points, a seeded sample; labels are not used)."""
+def fit_head(parts: Parts, state: dict, cfg) -> tuple[dict, np.ndarray | None]:
+    """``head.fit`` on the embedded training data (at most ``cfg.head.init_samples`` points,
+    a seeded sample; labels are not used): the state with the fitted head parameters, and
+    the cluster of every training point when all of them were used (else None)."""
     data, head = parts.data, parts.head
-    count = cfg.head.init_samples or len(data.y_train)
+    count = min(cfg.head.init_samples or len(data.y_train), len(data.y_train))
     idx = np.sort(np.random.default_rng([cfg.seed, 2]).permutation(len(data.y_train))[:count])
     embed_fn = make_embed(parts.backbone)
     z = embed_all(lambda x: embed_fn(state, x), data.x_train[idx])
-    centres = jnp.asarray(kmeans_centres(z, head.num_clusters, n_init, cfg.seed))
-    log.info("centres initialised by k-means on %d embedded training points", len(idx))
-    return {**state, "params": {**state["params"], "head": {"centres": centres}}}
+    params, clusters = head.fit(z, cfg.seed)
+    log.info("head %s fitted on %d embedded training points", cfg.head.name, len(idx))
+    state = {**state, "params": {**state["params"], "head": params}}
+    return state, (clusters if count == len(data.y_train) else None)
 
 
 class StepMetrics:
@@ -153,6 +176,11 @@ def _check_train_config(cfg, parts: Parts) -> None:
             f"head={cfg.head.name} fits its centres after training, so no validation error "
             "can choose a checkpoint; set train.select=last"
         )
+    if not getattr(parts.head, "places_new_points", True) and not parts.data.transductive:
+        raise UserError(
+            f"head={cfg.head.name} partitions the points it is fitted on and cannot place "
+            "test points; cluster a whole table (dataset.test_size=0)"
+        )
     if train.pretrain_steps and not isinstance(parts.backbone, AutoEncoder):
         raise UserError(
             "train.pretrain_steps trains the reconstruction alone, so it needs an "
@@ -171,9 +199,11 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     split.counts(train.batch_size)  # fails early if a pool cannot fill its share
     _check_train_config(cfg, parts)
     pretrain = train.pretrain_steps
-    # Centroid heads are scored through their centres: trained ones get k-means centres when
-    # the clustering loss starts; kmeans gets them after training.
-    trains_centres = head.assigns and head.trained
+    # Assigning heads are scored through their fitted parameters: trained ones (ot,
+    # soft_kmeans, clam) are fitted when the clustering loss starts; the others (kmeans,
+    # spectral, ...) or ones that no step trains (steps <= pretrain) after training.
+    trains_centres = head.assigns and head.trained and cfg.loss.name != "none"
+    fit_clusters = None  # the clusters a fit gave every training point
 
     checkpoints = Checkpoints(run_dir, cfg.resume)
     start = checkpoints.latest_step() if cfg.resume else None
@@ -182,11 +212,15 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     records = Records(run_dir, start)
     best_error, best_step = _best_so_far(records.path, start or 0)
     start = start or 0
+    fitted = trains_centres and start > pretrain  # restored with the checkpoint
 
     config = OmegaConf.to_container(cfg, resolve=True)
     logger = build_logger(cfg.logger, run_dir, config, experiment or run_dir.name)
-    train_step = make_train_step(backbone, head, loss_fn, optimizer)
-    pretrain_step = make_train_step(backbone, head, loss_fn, optimizer, clustering=False)
+    noise = train.input_noise
+    train_step = make_train_step(backbone, head, loss_fn, optimizer, input_noise=noise)
+    pretrain_step = make_train_step(
+        backbone, head, loss_fn, optimizer, clustering=False, input_noise=noise
+    )
     if head.assigns:
         embed_assign = make_embed_then(backbone, head.assign)
     else:
@@ -215,7 +249,8 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
                 x = augment_images(x, cfg.seed, step)
             key = jax.random.fold_in(base_key, step)
             if trains_centres and step == pretrain:
-                state = fit_centres(parts, state, cfg)
+                state, _ = fit_head(parts, state, cfg)
+                fitted = True
             step_fn = pretrain_step if step < pretrain else train_step
             state, loss, metrics = step_fn(state, x, data.y_train[idx], known[idx], key)
             step_metrics.add(metrics)
@@ -241,7 +276,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
                         "raise head.epsilon or head.max_iterations",
                         done,
                     )
-            scorable = not head.assigns or (trains_centres and done > pretrain)
+            scorable = not head.assigns or fitted
             if eval_now and not scorable:
                 checkpoints.save(done, state, math.inf)  # no centres to score yet
             elif eval_now:
@@ -264,9 +299,13 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
             state = checkpoints.restore(best, state)
         else:  # the last parameters: no label ever chose them (unsupervised protocols)
             best = steps
-        if head.assigns and not head.trained:
-            state = fit_centres(parts, state, cfg, n_init=cfg.head.n_init)
-        test = evaluate(data.x_test, data.y_test)
+        if head.assigns and not fitted:
+            state, fit_clusters = fit_head(parts, state, cfg)
+        if head.assigns:
+            test, clusters = final_assignment_metrics(parts, state, fit_clusters, cfg)
+            np.save(run_dir / "clusters.npy", clusters.astype(np.int32))  # per test point
+        else:
+            test = evaluate(data.x_test, data.y_test)
         probe = transfer_probe(parts, state, cfg.seed)
     finally:
         progress.close()

@@ -51,17 +51,31 @@ def reconstruction_loss(backbone, params, z, x) -> jax.Array:
     return jnp.mean(jnp.sum((x_hat - x).reshape(x.shape[0], -1) ** 2, axis=1))
 
 
-def make_train_step(backbone, head, loss_fn, optimizer, clustering: bool = True):
+def mask_inputs(x: jax.Array, rate: float, key: jax.Array) -> jax.Array:
+    """Zeroes each input entry with probability ``rate``: the corruption of a denoising
+    auto-encoder (Vincent et al. 2010), as in DEC's pre-training (Xie et al. 2016)."""
+    if rate == 0.0:
+        return x
+    return jnp.where(jax.random.bernoulli(key, rate, x.shape), 0.0, x)
+
+
+def make_train_step(
+    backbone, head, loss_fn, optimizer, clustering: bool = True, input_noise: float = 0.0
+):
     """``train_step(state, x, y, known, key) -> (state, loss, metrics)``.
 
     With an auto-encoder the loss is ℓ_r + (the configured loss, already weighted);
-    ``clustering=False`` drops the latter (pre-training). A step whose loss reports
-    ``metrics["skip"]`` (e.g. a Sinkhorn that did not converge) leaves the state as it was.
+    ``clustering=False`` drops the latter (pre-training). ``input_noise`` makes it a denoising
+    auto-encoder: the encoder sees masked inputs, the decoder must give back the clean ones.
+    A step whose loss reports ``metrics["skip"]`` (e.g. a Sinkhorn that did not converge)
+    leaves the state as it was.
     """
     autoencoder = isinstance(backbone, AutoEncoder)
 
     def objective(params, batch_stats, x, y, known, key):
-        z, batch_stats = embed(backbone, params, batch_stats, x, train=True)
+        key, noise_key = jax.random.split(key)
+        x_in = mask_inputs(x, input_noise, noise_key) if autoencoder else x
+        z, batch_stats = embed(backbone, params, batch_stats, x_in, train=True)
         loss, metrics = jnp.zeros((), z.dtype), {}
         if clustering:
             loss, metrics = loss_fn(head, params["head"], z, y, known, key)

@@ -1,0 +1,183 @@
+"""TrainClAM (Algorithm 1) as the paper runs it: random prototypes, Adam, the learning rate
+times 0.8 after 5 epochs without improvement (down to 1e-5), N epochs, R restarts, and the
+parameters of the lowest epoch training loss kept (appendix A.3, B.1).
+
+All R restarts train at once (vmapped) and all epochs run in one jitted program (a scan over
+epochs of a scan over batches), so a whole fit is one compilation and no Python per step.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from diffclust.clam.core import Dynamics, Memories, completion_loss, mask_values
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    epochs: int = 200
+    batch_size: int = 8
+    lr: float = 0.01
+    restarts: int = 10
+    mask_prob: float = 0.15  # 0: the unmasked loss of eq. 8
+    mask_value: str = "mean"  # mean | min | max of each feature
+    weighted: bool = False  # learn log ε_μ too (eq. 10-11)
+    plateau_factor: float = 0.8
+    plateau_patience: int = 5  # epochs
+    plateau_rtol: float = 1e-3  # relative improvement of the epoch loss that counts
+    min_lr: float = 1e-5
+    # "normal": prototypes start as N(init_mean, init_std) draws, as in the published code
+    # (made for standardised features); "data": as k distinct random rows of x (any scale).
+    init: str = "normal"
+    init_mean: float = 0.1
+    init_std: float = 0.1
+
+
+class Fit(NamedTuple):
+    memories: Memories  # of the best restart, at its lowest epoch loss
+    loss: float  # that loss
+    losses: np.ndarray  # (restarts, epochs) epoch training losses
+    best_restart: int
+
+
+class _Shape(NamedTuple):
+    """What fixes the compiled program; the numbers (beta, alpha, lr, ...) are traced, so one
+    compilation serves a whole hyperparameter grid over them (e.g. a Hydra multirun)."""
+
+    k: int
+    steps: int
+    spherical: bool
+    epochs: int
+    batch: int
+    batches: int
+    restarts: int
+    weighted: bool
+    masked: bool
+    mask_value: str
+    init: str
+    patience: int
+    plateau_factor: float
+    plateau_rtol: float
+
+
+def _optimizer(shape: _Shape, numbers: dict) -> optax.GradientTransformation:
+    # The plateau test sees the mean batch loss of each epoch (accumulation_size batches).
+    return optax.chain(
+        optax.adam(numbers["lr"]),
+        optax.contrib.reduce_on_plateau(
+            factor=shape.plateau_factor,
+            patience=shape.patience,
+            rtol=shape.plateau_rtol,
+            accumulation_size=shape.batches,
+            min_scale=numbers["min_lr"] / numbers["lr"],
+        ),
+    )
+
+
+def init_memories(key: jax.Array, x: jax.Array, k: int, init: str, numbers: dict) -> Memories:
+    if init == "data":
+        prototypes = x[jax.random.choice(key, x.shape[0], (k,), replace=False)]
+    else:
+        noise = jax.random.normal(key, (k, x.shape[1]))
+        prototypes = numbers["init_mean"] + numbers["init_std"] * noise
+    return Memories(prototypes, jnp.zeros((k,), x.dtype))
+
+
+def fit_clam(x: np.ndarray, k: int, dynamics: Dynamics, options: FitOptions, seed: int) -> Fit:
+    """Learns k memories for the rows of ``x`` (n, d); see the module docstring."""
+    if options.init not in ("normal", "data"):
+        raise ValueError(f"init {options.init!r}; use normal or data")
+    x = jnp.asarray(x, jnp.float32)
+    n = x.shape[0]
+    batch = min(options.batch_size, n)
+    shape = _Shape(
+        k=k,
+        steps=dynamics.steps,
+        spherical=dynamics.spherical,
+        epochs=options.epochs,
+        batch=batch,
+        batches=-(-n // batch),  # the last batch is completed with the epoch's first points
+        restarts=options.restarts,
+        weighted=options.weighted,
+        masked=options.mask_prob > 0,
+        mask_value=options.mask_value,
+        init=options.init,
+        patience=options.plateau_patience,
+        plateau_factor=options.plateau_factor,
+        plateau_rtol=options.plateau_rtol,
+    )
+    numbers = {
+        name: jnp.float32(value)
+        for name, value in [
+            ("beta", dynamics.beta),
+            ("alpha", dynamics.alpha),
+            ("lr", options.lr),
+            ("mask_prob", options.mask_prob),
+            ("min_lr", options.min_lr),
+            ("init_mean", options.init_mean),
+            ("init_std", options.init_std),
+        ]
+    }
+    keys = jax.random.split(jax.random.key(seed), options.restarts)
+    best, best_loss, losses = _fit(shape, x, keys, numbers)
+    winner = int(jnp.argmin(best_loss))
+    return Fit(
+        memories=jax.tree.map(lambda a: a[winner], best),
+        loss=float(best_loss[winner]),
+        losses=np.asarray(losses),
+        best_restart=winner,
+    )
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _fit(shape: _Shape, x: jax.Array, keys: jax.Array, numbers: dict):
+    """All restarts (vmapped) over all epochs: (best memories, best loss, epoch losses)."""
+    n = x.shape[0]
+    dynamics = Dynamics(numbers["beta"], numbers["alpha"], shape.steps, shape.spherical)
+    mask_prob = numbers["mask_prob"] if shape.masked else 0.0
+    fill = mask_values(x, shape.mask_value)
+    optimizer = _optimizer(shape, numbers)
+
+    def loss_fn(memories, xb, key):
+        if not shape.weighted:
+            memories = memories._replace(log_weights=jax.lax.stop_gradient(memories.log_weights))
+        return completion_loss(memories, xb, dynamics, key, mask_prob, fill)
+
+    def batch_step(carry, inputs):
+        memories, opt_state = carry
+        idx, key = inputs
+        loss, grads = jax.value_and_grad(loss_fn)(memories, x[idx], key)
+        updates, opt_state = optimizer.update(grads, opt_state, memories, value=loss)
+        return (optax.apply_updates(memories, updates), opt_state), loss
+
+    def epoch(carry, key):
+        memories, opt_state, best, best_loss = carry
+        order_key, mask_key = jax.random.split(key)
+        order = jnp.resize(jax.random.permutation(order_key, n), (shape.batches * shape.batch,))
+        inputs = (
+            order.reshape(shape.batches, shape.batch),
+            jax.random.split(mask_key, shape.batches),
+        )
+        (memories, opt_state), losses = jax.lax.scan(batch_step, (memories, opt_state), inputs)
+        loss = jnp.mean(losses)
+        better = loss < best_loss
+        best = jax.tree.map(lambda new, old: jnp.where(better, new, old), memories, best)
+        return (memories, opt_state, best, jnp.minimum(loss, best_loss)), loss
+
+    def one_restart(key):
+        init_key, train_key = jax.random.split(key)
+        memories = init_memories(init_key, x, shape.k, shape.init, numbers)
+        carry = (memories, optimizer.init(memories), memories, jnp.float32(jnp.inf))
+        (_, _, best, best_loss), losses = jax.lax.scan(
+            epoch, carry, jax.random.split(train_key, shape.epochs)
+        )
+        return best, best_loss, losses
+
+    return jax.vmap(one_restart)(keys)

@@ -1,0 +1,172 @@
+"""The ``clam`` head: k associative memories (METHODS.md §3, diffclust.clam).
+
+Two uses, one head:
+
+* classical clustering of a table (backbone ``identity``, ``train.steps=0``): the memories are
+  fitted after (no) training by the paper's procedure, :func:`diffclust.clam.fit_clam`
+  (random prototypes, Adam with reduce-on-plateau, epochs, restarts);
+* deep ClAM (an auto-encoder backbone): the memories are fitted the same way on the embedded
+  training data when the clustering loss starts, then trained jointly with the backbone on
+  reconstruction + weight x the masked completion loss of each batch (eq. 9; the masked
+  coordinates take the batch's per-feature mean, min or max).
+
+Every point is assigned by running T steps of the AM recursion, then to its nearest memory.
+The head works on standardised inputs: the per-feature mean and standard deviation of the data
+it is fitted on are kept with the memories (not trained), so beta means the same on a table and
+on an embedding of any scale (on a standardised table they are 0 and 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffclust.clam import Dynamics, FitOptions, Memories, assign, completion_loss, fit_clam
+from diffclust.clam.core import MASK_VALUES, mask_values
+from diffclust.errors import UserError
+
+
+@dataclass
+class ClamConfig:
+    name: str = "clam"
+    num_clusters: int | None = None  # k; None: the number of classes
+    beta: float = 0.1  # inverse temperature (multiplies ||rho - v||^2, eq. 4)
+    steps: int = 10  # T, the recursion depth
+    alpha: float | None = None  # dt/tau; None: 1/T as in the paper
+    spherical: bool = False  # eq. 12: cosine similarity, unit-norm points
+    weighted: bool = False  # eq. 10-11: learnt log-weights per memory
+    mask_prob: float = 0.15  # 0: the unmasked loss of eq. 8
+    mask_value: str = "mean"  # mean | min | max
+    # How the memories are fitted (the paper's TrainClAM; deep ClAM uses it to initialise):
+    epochs: int = 200
+    batch_size: int = 8
+    lr: float = 0.01
+    restarts: int = 10  # kept: the restart with the lowest training loss
+    plateau_factor: float = 0.8
+    plateau_patience: int = 5
+    min_lr: float = 1.0e-5
+    init_samples: int | None = None  # training points the memories are fitted on; None: all
+    # normal: N(0.1, 0.1) prototypes as the published code; data: k random training points.
+    init: str = "normal"
+
+
+class MemoryParams(nn.Module):
+    """The memories as parameters, so deep ClAM trains them with the backbone."""
+
+    num_clusters: int
+
+    @nn.compact
+    def __call__(self, z: jax.Array) -> dict:
+        k, d = self.num_clusters, z.shape[-1]
+        return {
+            "prototypes": self.param("prototypes", nn.initializers.normal(0.1), (k, d)),
+            "log_weights": self.param("log_weights", nn.initializers.zeros, (k,)),
+            "shift": self.param("shift", nn.initializers.zeros, (d,)),
+            "scale": self.param("scale", nn.initializers.ones, (d,)),
+        }
+
+
+@dataclass(frozen=True)
+class ClamHead:
+    cfg: ClamConfig
+    num_classes: int
+    assigns = True
+    trained = True
+
+    def __post_init__(self):
+        cfg = self.cfg
+        if cfg.init not in ("normal", "data"):
+            raise UserError(f"head.init={cfg.init!r}; use normal or data")
+        if cfg.mask_value not in MASK_VALUES:
+            raise UserError(f"head.mask_value={cfg.mask_value!r}; use mean, min or max")
+        if not 0.0 <= cfg.mask_prob < 1.0:
+            raise UserError(f"head.mask_prob={cfg.mask_prob}; use a probability in [0, 1)")
+        if cfg.beta <= 0 or cfg.steps < 1:
+            raise UserError(f"head.beta={cfg.beta}, head.steps={cfg.steps}; need beta > 0, T >= 1")
+        if not 0.0 < self.dynamics.alpha <= 1.0:
+            raise UserError(
+                f"head.alpha={cfg.alpha}; use 0 < alpha <= 1 (the energy then decreases)"
+            )
+
+    @property
+    def num_clusters(self) -> int:
+        return self.cfg.num_clusters or self.num_classes
+
+    @property
+    def module(self) -> nn.Module:
+        return MemoryParams(self.num_clusters)
+
+    @property
+    def dynamics(self) -> Dynamics:
+        cfg = self.cfg
+        alpha = cfg.alpha if cfg.alpha is not None else 1.0 / cfg.steps
+        return Dynamics(beta=cfg.beta, alpha=alpha, steps=cfg.steps, spherical=cfg.spherical)
+
+    def options(self) -> FitOptions:
+        cfg = self.cfg
+        return FitOptions(
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            restarts=cfg.restarts,
+            mask_prob=cfg.mask_prob,
+            mask_value=cfg.mask_value,
+            weighted=cfg.weighted,
+            plateau_factor=cfg.plateau_factor,
+            plateau_patience=cfg.plateau_patience,
+            min_lr=cfg.min_lr,
+            init=cfg.init,
+        )
+
+    def memories(self, head_params) -> Memories:
+        log_weights = head_params["log_weights"]
+        if not self.cfg.weighted:
+            log_weights = jax.lax.stop_gradient(log_weights)
+        return Memories(head_params["prototypes"], log_weights)
+
+    @staticmethod
+    def standard(head_params, z: jax.Array) -> jax.Array:
+        shift, scale = jax.lax.stop_gradient((head_params["shift"], head_params["scale"]))
+        return (z - shift) / scale
+
+    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+        """The paper's TrainClAM on standardised ``z``: (memories and standardisation as head
+        params, the cluster of each row)."""
+        if len(z) < self.num_clusters:
+            raise UserError(
+                f"ClAM needs at least {self.num_clusters} points for {self.num_clusters} "
+                f"memories, got {len(z)}; raise head.init_samples"
+            )
+        z = np.asarray(z, np.float32)
+        shift, scale = z.mean(axis=0), z.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        fit = fit_clam((z - shift) / scale, self.num_clusters, self.dynamics, self.options(), seed)
+        if not np.isfinite(fit.loss):
+            raise UserError(
+                f"every ClAM restart diverged (training loss {fit.loss}); lower head.lr or "
+                "head.beta"
+            )
+        params = {
+            "prototypes": fit.memories.prototypes,
+            "log_weights": fit.memories.log_weights,
+            "shift": jnp.asarray(shift),
+            "scale": jnp.asarray(scale),
+        }
+        labels = np.asarray(self.assign(params, jnp.asarray(z)))
+        return params, labels
+
+    def clustering_loss(self, head_params, z: jax.Array, key: jax.Array):
+        """Deep ClAM: the masked completion loss (eq. 9) of the batch embeddings."""
+        z = self.standard(head_params, z)
+        fill = jax.lax.stop_gradient(mask_values(z, self.cfg.mask_value))
+        loss = completion_loss(
+            self.memories(head_params), z, self.dynamics, key, self.cfg.mask_prob, fill
+        )
+        return loss, {}
+
+    def assign(self, head_params, z: jax.Array) -> jax.Array:
+        return assign(self.standard(head_params, z), self.memories(head_params), self.dynamics)

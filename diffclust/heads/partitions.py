@@ -1,0 +1,82 @@
+"""Heads that partition a fixed set of points and cannot place new ones: scikit-learn's
+spectral and agglomerative clustering, the ClAM paper's classical baselines (its appendix
+Table 7 lists the grids). They run on a whole table (``dataset.test_size=0``) after training
+(``train.steps=0`` with the ``identity`` backbone: the standardised features)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diffclust.errors import UserError
+
+
+@dataclass
+class SpectralConfig:
+    name: str = "spectral"
+    num_clusters: int | None = None
+    affinity: str = "rbf"  # rbf | nearest_neighbors
+    gamma: float = 1.0  # rbf kernel coefficient
+    n_neighbors: int = 10  # nearest_neighbors graph
+    assign_labels: str = "kmeans"  # kmeans | discretize | cluster_qr
+    n_init: int = 10  # k-means restarts on the spectral embedding (the paper: 1000)
+    init_samples: int | None = None
+
+
+@dataclass
+class AgglomerativeConfig:
+    name: str = "agglomerative"
+    num_clusters: int | None = None
+    metric: str = "euclidean"  # euclidean | l1 | l2 | manhattan | cosine
+    linkage: str = "ward"  # ward (euclidean only) | complete | average | single
+    init_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class PartitionHead:
+    cfg: SpectralConfig | AgglomerativeConfig
+    num_classes: int
+    assigns = True
+    trained = False
+    module = None
+    places_new_points = False  # it partitions the points it is fitted on, nothing else
+
+    def __post_init__(self):
+        cfg = self.cfg
+        if cfg.name == "agglomerative" and cfg.linkage == "ward" and cfg.metric != "euclidean":
+            raise UserError(
+                f"head.linkage=ward needs head.metric=euclidean (got {cfg.metric}); "
+                "choose complete, average or single linkage for other metrics"
+            )
+
+    @property
+    def num_clusters(self) -> int:
+        return self.cfg.num_clusters or self.num_classes
+
+    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+        from sklearn.cluster import AgglomerativeClustering, SpectralClustering
+
+        cfg, z = self.cfg, np.asarray(z, np.float64)
+        if cfg.name == "spectral":
+            model = SpectralClustering(
+                self.num_clusters,
+                affinity=cfg.affinity,
+                gamma=cfg.gamma,
+                n_neighbors=cfg.n_neighbors,
+                assign_labels=cfg.assign_labels,
+                n_init=cfg.n_init,
+                random_state=seed,
+            )
+        else:
+            model = AgglomerativeClustering(
+                self.num_clusters, metric=cfg.metric, linkage=cfg.linkage
+            )
+        try:
+            labels = model.fit_predict(z)
+        except ValueError as err:  # e.g. an unknown affinity or linkage name
+            raise UserError(f"head={cfg.name}: {err}") from None
+        return {}, labels.astype(np.int32)
+
+    def assign(self, head_params, z):
+        raise UserError(f"head={self.cfg.name} cannot place new points")

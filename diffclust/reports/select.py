@@ -1,0 +1,114 @@
+"""Hyperparameter selection and method-comparison tables over a sweep.
+
+``select_best``: within each group of runs (the --by keys), the hyperparameter setting (all
+config values but the seed) with the best mean of an unsupervised criterion, e.g. the
+silhouette, as the ClAM paper selects: labels never choose. ``wide``: one row per value of
+the other keys and one column per method, with the gain of a reference method over each
+other one, (a - b) / b, and its wins / losses (the ClAM paper's Table 1).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from diffclust.errors import UserError
+from diffclust.reports.runs import Run, lookup
+from diffclust.reports.tables import group_key
+
+IGNORED = ("seed", "resume", "quiet", "train.pictures")  # not hyperparameters
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _setting(run: Run) -> tuple:
+    flat = flatten(run.config)
+    return tuple(sorted((k, str(v)) for k, v in flat.items() if k not in IGNORED))
+
+
+def _score(runs: list[Run], metric: str) -> float:
+    values = []
+    for run in runs:
+        try:
+            values.append(float(lookup(run.results, metric)))
+        except (KeyError, TypeError, ValueError):
+            return -np.inf  # a setting that could not be scored is never selected
+    return float(np.mean(values)) if values else -np.inf
+
+
+def select_best(runs: list[Run], keys: list[str], metric: str) -> tuple[list[Run], list[str]]:
+    """The finished runs of the best setting per group (highest mean ``metric``, e.g.
+    ``test.silhouette``), and one line per group naming the chosen values of the config keys
+    that vary within the group."""
+    groups: dict[tuple, dict[tuple, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        if run.status == "finished":
+            groups[group_key(run, keys)][_setting(run)].append(run)
+    if not groups:
+        raise UserError("no finished run to select from (see the failed / unfinished list)")
+    kept, lines = [], []
+    for key_values, settings in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        best = max(settings, key=lambda s: _score(settings[s], metric))
+        if not np.isfinite(_score(settings[best], metric)):
+            raise UserError(f"no run in group {key_values} recorded {metric}")
+        kept += settings[best]
+        varying = {k for s in settings for k, v in s} if len(settings) > 1 else set()
+        varying = {k for k in varying if len({dict(s).get(k) for s in settings}) > 1}
+        chosen = ", ".join(f"{k}={v}" for k, v in best if k in varying) or "the only setting"
+        label = ", ".join(f"{k}={v}" for k, v in zip(keys, key_values, strict=True))
+        lines.append(
+            f"{label or 'all runs'}: best {metric} of {len(settings)} settings with {chosen}"
+        )
+    return kept, lines
+
+
+def wide(
+    rows: list[dict], keys: list[str], column: str, metric: str, versus: str | None = None
+) -> str:
+    """A Markdown table of ``metric`` means with one column per value of the --by key
+    ``column``; with ``versus`` (one of its values) each other cell also shows that method's
+    gain over it, (a - b) / |b| in %, and a last row counts the reference's wins / losses."""
+    if column not in keys:
+        raise UserError(f"--wide {column} must be one of the --by keys {keys}")
+    others = [k for k in keys if k != column]
+    methods = sorted({str(r[column]) for r in rows})
+    if versus is not None and versus not in methods:
+        raise UserError(f"--versus {versus}: {column} takes the values {methods}")
+    order = ([versus] if versus else []) + [m for m in methods if m != versus]
+    table: dict[tuple, dict[str, float]] = defaultdict(dict)
+    for row in rows:
+        if row[metric] is not None:
+            table[tuple(row[k] for k in others)][str(row[column])] = row[metric][0]
+    header = [*others, *order]
+    lines = [f"{metric}\n", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    wins = dict.fromkeys(order, 0)
+    losses = dict.fromkeys(order, 0)
+    for where, values in sorted(table.items(), key=lambda kv: str(kv[0])):
+        cells = [str(v) for v in where]
+        for method in order:
+            value = values.get(method)
+            cell = "–" if value is None else f"{value:.3f}"
+            if versus and method != versus and value is not None and versus in values:
+                ours = values[versus]
+                if value != 0:
+                    cell += f" ({(ours - value) / abs(value):+.0%})"
+                wins[method] += ours > value
+                losses[method] += ours < value
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    if versus:
+        tally = ["–" if m == versus else f"{wins[m]}/{losses[m]}" for m in order]
+        label = [f"{versus} W/L"] + [""] * (len(others) - 1) if others else []
+        lines.append("| " + " | ".join(label + tally) + " |")
+        lines.append(f"\n(gain) = ({versus} - column) / |column|: positive where {versus} wins.")
+    return "\n".join(lines) + "\n"

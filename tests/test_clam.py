@@ -1,0 +1,167 @@
+"""ClAM core: energy descent, Voronoi limit, masking, gradients against finite differences,
+the spherical variant, and the paper's fitting procedure on separated clusters."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numeric import finite_difference
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from diffclust.clam import (
+    Dynamics,
+    FitOptions,
+    Memories,
+    am_step,
+    assign,
+    completion_loss,
+    energy,
+    fit_clam,
+    recursion,
+    trajectory,
+)
+
+
+def random_memories(rng, k, d, weighted=False, scale=1.0):
+    log_weights = rng.normal(size=k) if weighted else np.zeros(k)
+    return Memories(jnp.asarray(scale * rng.normal(size=(k, d))), jnp.asarray(log_weights))
+
+
+def numpy_recursion(x, prototypes, log_weights, beta, alpha, steps, evolves):
+    """Algorithm 1's loop written out (float64 oracle)."""
+    v = np.array(x, np.float64)
+    for _ in range(steps):
+        diff = prototypes[None, :, :] - v[:, None, :]  # (n, k, d)
+        scores = -beta * np.sum(diff**2, -1) + log_weights
+        p = np.exp(scores - scores.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        v = v + alpha * evolves * np.einsum("nk,nkd->nd", p, diff)
+    return v
+
+
+@jax.jit
+def path_energies(v, prototypes, log_weights, beta, alpha):
+    memories, dynamics = Memories(prototypes, log_weights), Dynamics(beta, alpha, steps=15)
+    path = trajectory(v, memories, dynamics)
+    return jax.vmap(lambda u: energy(u, memories, dynamics))(path)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.sampled_from([1, 7]),
+    k=st.sampled_from([1, 3, 6]),
+    d=st.sampled_from([1, 4]),
+    beta=st.floats(0.01, 20.0),
+    alpha=st.floats(0.05, 1.0),
+    weighted=st.booleans(),
+)
+def test_the_recursion_never_raises_the_energy(seed, n, k, d, beta, alpha, weighted):
+    # A step is gradient descent on E with step alpha / 2 and E's Hessian is at most 2I.
+    rng = np.random.default_rng(seed)
+    with jax.enable_x64(True):
+        memories = random_memories(rng, k, d, weighted)
+        v = jnp.asarray(rng.normal(size=(n, d)) * 2)
+        energies = np.asarray(path_energies(v, *memories, beta, alpha))
+    assert np.all(np.diff(energies, axis=0) <= 1e-9 * (1 + np.abs(energies[:-1])))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_with_large_beta_points_fall_to_their_nearest_prototype(seed):
+    rng = np.random.default_rng(seed)
+    memories = random_memories(rng, k=6, d=3, scale=3.0)
+    x = rng.normal(size=(400, 3)) * 3
+    d2 = ((x[:, None, :] - np.asarray(memories.prototypes)[None]) ** 2).sum(-1)
+    nearest = np.sort(d2, axis=1)
+    clear = nearest[:, 1] - nearest[:, 0] > 0.5  # not on a Voronoi boundary
+    dynamics = Dynamics(beta=50.0, alpha=0.5, steps=40)
+    end = np.asarray(recursion(jnp.asarray(x, jnp.float32), memories, dynamics))
+    voronoi = d2.argmin(1)
+    np.testing.assert_allclose(
+        end[clear], np.asarray(memories.prototypes)[voronoi[clear]], atol=1e-3
+    )
+    labels = np.asarray(assign(jnp.asarray(x, jnp.float32), memories, dynamics))
+    assert np.array_equal(labels[clear], voronoi[clear])
+
+
+def test_recursion_and_masked_loss_match_the_written_out_algorithm():
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        memories = random_memories(rng, 4, 6, weighted=True)
+        x = jnp.asarray(rng.normal(size=(9, 6)))
+        dynamics = Dynamics(beta=0.7, alpha=0.2, steps=5)
+        key, fill = jax.random.key(3), jnp.asarray(rng.normal(size=6))
+        loss = completion_loss(memories, x, dynamics, key, 0.3, fill)
+        masked = np.asarray(jax.random.bernoulli(key, 0.3, x.shape), np.float64)
+    x, P, W = np.asarray(x), np.asarray(memories.prototypes), np.asarray(memories.log_weights)
+    x0 = x * (1 - masked) + np.asarray(fill) * masked
+    xt = numpy_recursion(x0, P, W, 0.7, 0.2, 5, masked)
+    # Unmasked coordinates never move; the loss scores masked coordinates only.
+    np.testing.assert_array_equal(xt[masked == 0], x0[masked == 0])
+    assert 0 < masked.sum() < masked.size
+    np.testing.assert_allclose(float(loss), np.mean((masked * (x - xt)) ** 2), rtol=1e-10)
+
+
+def test_without_a_mask_the_loss_is_equation_8():
+    rng = np.random.default_rng(1)
+    with jax.enable_x64(True):
+        memories = random_memories(rng, 3, 4)
+        x = jnp.asarray(rng.normal(size=(7, 4)))
+        dynamics = Dynamics(beta=1.3, alpha=0.25, steps=4)
+        loss = completion_loss(memories, x, dynamics, jax.random.key(0), 0.0, jnp.zeros(4))
+    P, W = np.asarray(memories.prototypes), np.zeros(3)
+    xt = numpy_recursion(np.asarray(x), P, W, 1.3, 0.25, 4, np.ones((7, 4)))
+    np.testing.assert_allclose(float(loss), np.mean((np.asarray(x) - xt) ** 2), rtol=1e-10)
+
+
+@pytest.mark.parametrize("spherical", [False, True])
+def test_loss_gradients_match_finite_differences(spherical):
+    rng = np.random.default_rng(2)
+    with jax.enable_x64(True):
+        memories = random_memories(rng, 3, 4, weighted=True)
+        x = jnp.asarray(rng.normal(size=(8, 4)))
+        dynamics = Dynamics(beta=0.8, alpha=0.3, steps=6, spherical=spherical)
+        key, fill = jax.random.key(5), jnp.mean(x, axis=0)
+
+        def loss(prototypes, log_weights):
+            mem = Memories(jnp.asarray(prototypes), jnp.asarray(log_weights))
+            return float(completion_loss(mem, x, dynamics, key, 0.3, fill))
+
+        grads = jax.grad(lambda m: completion_loss(m, x, dynamics, key, 0.3, fill))(memories)
+        P, W = np.asarray(memories.prototypes), np.asarray(memories.log_weights)
+        fd_p = finite_difference(lambda p: loss(p, W), P)
+        fd_w = finite_difference(lambda w: loss(P, w), W)
+    np.testing.assert_allclose(grads.prototypes, fd_p, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(grads.log_weights, fd_w, rtol=1e-5, atol=1e-9)
+
+
+def test_the_spherical_variant_keeps_points_on_the_sphere():
+    rng = np.random.default_rng(3)
+    memories = random_memories(rng, 5, 8)
+    dynamics = Dynamics(beta=2.0, alpha=0.5, steps=10, spherical=True)
+    v = jnp.asarray(rng.normal(size=(20, 8)), jnp.float32)
+    v = v / jnp.linalg.norm(v, axis=1, keepdims=True)
+    for _ in range(10):
+        v = am_step(v, memories, dynamics)
+        np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+
+
+def test_fit_recovers_separated_clusters_and_keeps_the_lowest_loss_restart():
+    x, y = make_blobs(300, n_features=5, centers=4, cluster_std=0.5, random_state=0)
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    dynamics = Dynamics(beta=2.0, alpha=0.1, steps=10)
+    options = FitOptions(epochs=30, batch_size=16, lr=0.05, restarts=4, mask_prob=0.2)
+    fit = fit_clam(x, 4, dynamics, options, seed=0)
+    labels = np.asarray(assign(jnp.asarray(x), fit.memories, dynamics))
+    assert adjusted_rand_score(y, labels) > 0.95
+    assert fit.losses.shape == (4, 30)
+    assert (
+        fit.loss == pytest.approx(fit.losses.min())
+        and fit.best_restart == fit.losses.min(1).argmin()
+    )
+    # The same seed gives the same fit.
+    again = fit_clam(x, 4, dynamics, options, seed=0)
+    np.testing.assert_array_equal(again.memories.prototypes, fit.memories.prototypes)

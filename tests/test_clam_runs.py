@@ -1,0 +1,93 @@
+"""ClAM and the classical baselines in the runner, on whole bundled tables: the partition and
+its metrics against scikit-learn, the silhouette oracle, and clear errors."""
+
+import numpy as np
+import pytest
+from runner_helpers import compose_config, run_script
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+
+from diffclust.data import load_dataset
+from diffclust.errors import UserError
+from diffclust.training.loop import train_and_evaluate
+
+QUICK = ("quiet=true", "head.epochs=20", "head.restarts=2", "head.batch_size=16")
+
+
+def test_clam_clusters_a_whole_table_and_records_its_partition(tmp_path):
+    cfg = compose_config("+experiment=clam", "dataset=wine", "head.beta=0.5", *QUICK)
+    results = train_and_evaluate(cfg, tmp_path)
+    test = results["test"]
+    assert {"silhouette", "nmi", "ari", "cluster_sizes", "accuracy"} <= set(test)
+    clusters = np.load(tmp_path / "clusters.npy")
+    data = load_dataset(cfg.dataset, cfg.seed)
+    assert len(clusters) == len(data.y_test) == 178 and sum(test["cluster_sizes"]) == 178
+    # The silhouette is scikit-learn's on the standardised features that were clustered.
+    assert test["silhouette"] == pytest.approx(silhouette_score(data.x_test, clusters))
+    assert test["nmi"] == pytest.approx(normalized_mutual_info_score(data.y_test, clusters))
+    assert test["nmi"] > 0.7  # wine's three cultivars separate well once standardised
+
+
+@pytest.mark.parametrize(
+    ("experiment", "oracle"),
+    [
+        ("clam_kmeans", lambda x: KMeans(3, n_init=1000, random_state=0).fit_predict(x)),
+        ("clam_agglomerative", lambda x: AgglomerativeClustering(3).fit_predict(x)),
+    ],
+)
+def test_classical_baselines_are_scikit_learns(tmp_path, experiment, oracle):
+    cfg = compose_config(f"+experiment={experiment}", "dataset=wine", "quiet=true")
+    results = train_and_evaluate(cfg, tmp_path)
+    x = load_dataset(cfg.dataset, cfg.seed).x_test.astype(np.float64)
+    expected = silhouette_score(x, oracle(x))
+    assert results["test"]["silhouette"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_spectral_baseline_runs_its_grid_point(tmp_path):
+    cfg = compose_config(
+        "+experiment=clam_spectral", "dataset=iris", "head.affinity=nearest_neighbors", "quiet=true"
+    )
+    results = train_and_evaluate(cfg, tmp_path)
+    assert results["test"]["nmi"] > 0.6 and len(results["test"]["cluster_sizes"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["head.mask_value=median"], "head.mask_value='median'"),
+        (["head.alpha=1.5"], "0 < alpha <= 1"),
+        (["head=spectral", "dataset.test_size=30", "dataset.val_size=30"], "cannot place test"),
+        (["head=agglomerative", "head.metric=cosine"], "linkage=ward needs head.metric=euclidean"),
+        (["dataset.test_size=30"], "needs dataset.val_size > 0"),
+    ],
+)
+def test_bad_clam_configs_are_one_clear_error(tmp_path, overrides, message):
+    quick = QUICK if not any(o.startswith("head=") for o in overrides) else ()
+    cfg = compose_config("+experiment=clam", "dataset=iris", *overrides, *quick)
+    with pytest.raises(UserError, match=message):
+        train_and_evaluate(cfg, tmp_path)
+
+
+def test_reproduce_clam_tables_script_runs_on_a_generated_table(tmp_path):
+    """Every method of the paper's tables on a generated zoo.csv (smoke budget): all runs
+    finish and both tables hold ClAM against the three baselines with the W/L row."""
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(90, n_features=6, centers=3, random_state=0)
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [",".join([*map(str, row), "abc"[label]]) for row, label in zip(x, y, strict=True)]
+    (data / "zoo.csv").write_text("\n".join(rows) + "\n")
+    out = run_script(
+        "reproduce_clam_tables.sh", str(data), str(tmp_path / "out"), "--budget", "smoke"
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    table1 = (tmp_path / "out" / "table1.md").read_text()
+    assert "Not in the table" not in table1, table1
+    assert "| dataset.name | clam | agglomerative | kmeans | spectral |" in table1
+    assert "| clam W/L | – |" in table1 and "Selected by test.silhouette" in table1
+    table2 = (tmp_path / "out" / "table2.md").read_text()
+    assert "test.nmi" in table2 and "test.ari" in table2
+    assert (tmp_path / "out" / "table1.csv").is_file() and (
+        tmp_path / "out" / "table2.csv"
+    ).is_file()
