@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diffclust.forest import constrained_spanning_forest, reference_spanning_forest
-from diffclust.forest.constrained import solve_constrained
-from diffclust.forest.exact import edge_weights
+from diffclust.forest.constrained import _satisfies_matrix, prepare, satisfies, solve_constrained
+from diffclust.forest.exact import edge_weights, solve_forest
 from diffclust.forest.labelled import label_classes, solve_labelled
 
 constrained = jax.jit(constrained_spanning_forest, static_argnames="bias")
@@ -150,3 +150,23 @@ def test_constraints_not_from_labels_take_the_general_greedy():
     assert not bool(label_classes(jnp.asarray(C))[1])
     C[0, 2] = C[2, 0] = 0  # must-links without the must-not-links of a labelling
     assert not bool(label_classes(jnp.asarray(C))[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(labelled_problems(max_n=64), st.integers(0, 100))
+def test_label_check_of_a_forest_equals_the_matrix_check(problem, k_draw):
+    """The O(n) satisfaction check for label-derived C agrees with reading all of C."""
+    S, C, _ = problem
+    k = 1 + k_draw % S.shape[0]
+    forest = spanning_forest_of(jnp.asarray(S), k)
+    cons = prepare(jnp.asarray(C))
+    same = same_cluster(forest)
+    expected = not np.any(((C == 1) & ~same) | ((C == -1) & same))
+    assert bool(cons.from_labels)
+    assert bool(satisfies(forest, cons)) == expected
+    assert bool(_satisfies_matrix(forest.labels, cons.C)) == expected
+
+
+@jax.jit
+def spanning_forest_of(S, k):
+    return solve_forest(edge_weights(S), k)

@@ -22,6 +22,7 @@ O(n^3) in the worst case (every merge invalidating every bound). Memory O(n^2).
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -112,37 +113,75 @@ def solve_constrained(W: jax.Array, k: jax.Array, C: jax.Array, bias: bool = Tru
     return Forest(src=src, dst=dst, mask=mask, labels=comp)
 
 
-def satisfies(forest: Forest, C: jax.Array) -> jax.Array:
-    """Whether a forest's clustering agrees with every must-link and must-not-link pair."""
-    same = forest.labels[:, None] == forest.labels[None, :]
+class Constraints(NamedTuple):
+    """C together with what the solvers read from it, computed once per C and shared by
+    every Monte-Carlo sample (reading C is O(n^2), as much as a solve)."""
+
+    C: jax.Array  # (n, n) int8: 1 must-link, -1 must-not-link, 0 unknown
+    classes: jax.Array  # (n,) see label_classes
+    from_labels: jax.Array  # C is exactly a labelling of some points
+
+
+def prepare(C: jax.Array) -> Constraints:
+    return Constraints(C, *label_classes(C))
+
+
+def satisfies(forest: Forest, cons: Constraints) -> jax.Array:
+    """Whether a forest's clustering agrees with every must-link and must-not-link pair.
+
+    O(n) for label-derived constraints (each labelled class inside one component and no
+    component holding two classes), O(n^2) otherwise.
+    """
+    return jax.lax.cond(
+        cons.from_labels,
+        lambda: _satisfies_labels(forest.labels, cons.classes),
+        lambda: _satisfies_matrix(forest.labels, cons.C),
+    )
+
+
+def _satisfies_matrix(labels: jax.Array, C: jax.Array) -> jax.Array:
+    same = labels[:, None] == labels[None, :]
     return ~jnp.any(((C == 1) & ~same) | ((C == -1) & same))
 
 
-def solve_greedy(W: jax.Array, k: jax.Array, C: jax.Array, bias: bool = True) -> Forest:
-    """:func:`solve_constrained`, through its two-Prim closed form when C comes from labels.
+def _satisfies_labels(labels: jax.Array, classes: jax.Array) -> jax.Array:
+    n = labels.shape[0]
+    known = classes >= 0
+    # Unlabelled vertices go to the spare segment n; empty segments have min > max.
+    by_class, by_component = jnp.where(known, classes, n), jnp.where(known, labels, n)
+    spans = [
+        (jax.ops.segment_min(x, s, n + 1)[:n], jax.ops.segment_max(x, s, n + 1)[:n])
+        for x, s in ((labels, by_class), (classes, by_component))
+    ]
+    return jnp.all(jnp.stack([lo >= hi for lo, hi in spans]))
+
+
+def solve_greedy(W: jax.Array, k: jax.Array, cons: Constraints, bias: bool = True) -> Forest:
+    """:func:`solve_constrained`, through its two-pass closed form when C comes from labels.
 
     Under vmap over W with a shared C the branch stays a real conditional; vmapped over C too
     it becomes a select that evaluates both.
     """
     if not bias:
-        return solve_constrained(W, k, C, bias)
-    classes, from_labels = label_classes(C)
+        return solve_constrained(W, k, cons.C, bias)
     return jax.lax.cond(
-        from_labels,
-        lambda: solve_labelled(W, k, classes),
-        lambda: solve_constrained(W, k, C, bias),
+        cons.from_labels,
+        lambda: solve_labelled(W, k, cons.classes),
+        lambda: solve_constrained(W, k, cons.C, bias),
     )
 
 
-def solve_constrained_safe(W, k, C, bias: bool = True, free: Forest | None = None) -> Forest:
+def solve_constrained_safe(
+    W, k, cons: Constraints, bias: bool = True, free: Forest | None = None
+) -> Forest:
     """The greedy of :func:`solve_greedy`, unless the unconstrained forest ``free`` already
     satisfies C: it is then the exact constrained optimum (the constrained maximum cannot exceed
     the unconstrained one), which the biased greedy may miss. ``free`` is solved if not given.
     """
     if free is None:
         free = solve_forest(W, k)
-    greedy = solve_greedy(W, k, C, bias)
-    ok = satisfies(free, C)
+    greedy = solve_greedy(W, k, cons, bias)
+    ok = satisfies(free, cons)
     return jax.tree.map(lambda f, g: jnp.where(ok, f, g), free, greedy)
 
 
@@ -169,7 +208,7 @@ def constrained_spanning_forest(
     than k components (infeasible must-not-link structure).
 
     Complexity: O(n^2) typical, O(n^3) worst case, O(n^2) memory (see the module docstring);
-    with ``bias`` and constraints derived from labels, two Prim passes, O(n^2) (labelled.py).
+    with ``bias`` and constraints derived from labels, one Prim pass, O(n^2) (labelled.py).
 
     Args:
       S: (n, n) floating similarity matrix (symmetrised, diagonal ignored).
@@ -186,5 +225,5 @@ def constrained_spanning_forest(
 
 @partial(jax.jit, static_argnums=3)
 def _constrained_spanning_forest(S, k, C, bias):
-    forest = solve_constrained_safe(edge_weights(S), k, C, bias)
+    forest = solve_constrained_safe(edge_weights(S), k, prepare(C), bias)
     return poison_if_nan(S, adjacency(forest, S.shape[0], S.dtype), equivalence(forest, S.dtype))

@@ -49,58 +49,68 @@ def first_argmax(x: jax.Array) -> jax.Array:
     return jnp.min(jnp.where(x == jnp.max(x), index, x.shape[0]))
 
 
-def maximum_spanning_tree(
-    W: jax.Array, roots: jax.Array | None = None, within: jax.Array | None = None
-) -> tuple[jax.Array, jax.Array]:
-    """Dense Prim's algorithm on finite weights W (diagonal -inf), rooted at vertex 0.
+def prim_steps(
+    W: jax.Array,
+    steps,
+    key: jax.Array,
+    parent: jax.Array,
+    penalty: jax.Array,
+    within: jax.Array | None = None,
+    reach: tuple[jax.Array, jax.Array] | None = None,
+):
+    """Dense Prim's algorithm on finite weights W (diagonal -inf): ``steps`` more vertices.
 
-    ``key[j]`` is the heaviest edge from the tree to j, -inf once j is in the tree (the
-    ``penalty`` row keeps tree vertices out of later updates). Each step adds one vertex and
-    reads one row of W: n steps of O(n) vector work.
+    ``key[j]`` is the heaviest edge from the tree to j and ``parent[j]`` its tree endpoint;
+    ``penalty`` is -inf at the vertices that are in the tree or must never join it, 0
+    elsewhere. Each step adds the vertex of largest key and reads its row of W: O(n) vector
+    work, and ``steps`` may be traced (loops over a data-dependent subset of the vertices).
 
     Args:
-      W: (n, n) prepared weights (see :func:`edge_weights`).
-      roots: optional (n,) bool mask of root vertices (at least one). They enter the tree
-        first, so the result is the maximum spanning tree of the graph with the roots
-        contracted into one vertex; each root is its own parent.
-      within: optional (n,) int classes; only edges between equal classes >= 0 count, the
-        others sink below every finite weight (their tree edges can then be discarded).
+      within: optional (n,) int classes: only edges inside a class count, the others sink
+        to the lowest finite weight (their tree edges are discarded by the caller).
+      reach: optional (key, parent) of the heaviest edge from the added vertices to each
+        vertex, ignoring ``within``, updated from the same rows (labelled.py's second pass
+        starts from it instead of re-reading those rows).
 
     Returns:
-      parent: (n,) int32, parent[v] is v's neighbour towards its root (parent[root] = root).
-      weight: (n,) the weight of the edge (v, parent[v]); +inf at the roots.
+      parent, weight (the weight of the edge (v, parent[v]) of each added vertex v, +inf
+      for the others), and the updated ``reach`` when given.
     """
     n = W.shape[0]
-    vertices = jnp.arange(n, dtype=jnp.int32)
-    if roots is None:
-        first, num_roots = jnp.zeros(1, jnp.int32), 1
-    else:
-        first, num_roots = jnp.argsort(~roots, stable=True).astype(jnp.int32), jnp.sum(roots)
     low = jnp.finfo(W.dtype).min
-    carry = (
-        jnp.zeros(n, W.dtype),  # penalty
-        jnp.full(n, -jnp.inf, W.dtype),  # key
-        vertices,  # parent
-        jnp.full(n, jnp.inf, W.dtype),  # weight
-    )
 
-    def add_vertex(t, carry):
-        penalty, key, parent, weight = carry
-        is_root = t < num_roots
-        v = jnp.where(is_root, first[jnp.minimum(t, first.shape[0] - 1)], first_argmax(key))
-        weight = weight.at[v].set(jnp.where(is_root, jnp.inf, key[v]))
-        parent = parent.at[v].set(jnp.where(is_root, v, parent[v]))
+    def add_vertex(_, carry):
+        penalty, key, parent, weight, reach = carry
+        v = first_argmax(key)
+        weight = weight.at[v].set(key[v])
         penalty = penalty.at[v].set(-jnp.inf)
-        row = W[v]
-        if within is not None:
-            row = jnp.where((within == within[v]) & (within[v] >= 0), row, low)
+        full = W[v]
+        if reach is not None:
+            closer = full > reach[0]
+            reach = (jnp.where(closer, full, reach[0]), jnp.where(closer, v, reach[1]))
+        row = full if within is None else jnp.where(within == within[v], full, low)
         row = row + penalty
         closer = row > key
         key = jnp.where(closer, row, key).at[v].set(-jnp.inf)
-        return penalty, key, jnp.where(closer, v, parent), weight
+        return penalty, key, jnp.where(closer, v, parent), weight, reach
 
-    _, _, parent, weight = jax.lax.fori_loop(0, n, add_vertex, carry)
-    return parent, weight
+    weight = jnp.full(n, jnp.inf, W.dtype)
+    carry = (penalty, key, parent, weight, reach)
+    _, _, parent, weight, reach = jax.lax.fori_loop(0, steps, add_vertex, carry)
+    return (parent, weight) if reach is None else (parent, weight, reach)
+
+
+def maximum_spanning_tree(W: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Prim's maximum spanning tree of prepared weights W, rooted at vertex 0: n - 1 steps.
+
+    Returns:
+      parent: (n,) int32, parent[v] is v's neighbour towards the root (parent[0] = 0).
+      weight: (n,) the weight of the edge (v, parent[v]); +inf at the root.
+    """
+    n = W.shape[0]
+    penalty = jnp.zeros(n, W.dtype).at[0].set(-jnp.inf)
+    key = W[0] + penalty
+    return prim_steps(W, n - 1, key, jnp.zeros(n, jnp.int32), penalty)
 
 
 def forest_from_tree(parent: jax.Array, weight: jax.Array, k: jax.Array) -> Forest:

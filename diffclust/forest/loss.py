@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from diffclust.forest.checks import check_k, check_similarity
-from diffclust.forest.constrained import solve_constrained_safe
+from diffclust.forest.constrained import prepare, solve_constrained_safe
 from diffclust.forest.exact import edge_weights, solve_forest
 from diffclust.forest.graph import adjacency, forest_weight, poison_if_nan
 from diffclust.forest.noise import noise_sampler
@@ -31,15 +31,16 @@ def _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noi
     key_free, key_constrained = (key, key) if correlated_noise else jax.random.split(key)
     sample_free = noise_sampler(key_free, n, noise, S.dtype)
     sample_constrained = noise_sampler(key_constrained, n, noise, S.dtype)
+    cons = prepare(C)  # once, not per sample
 
     def one(b):
         W = W0 + sigma * sample_free(b)
         free = solve(W, k, None, bias)
         if correlated_noise:  # same draw: the free forest may already satisfy C
-            W_c, constrained = W, solve(W, k, C, bias, free)
+            W_c, constrained = W, solve(W, k, cons, bias, free)
         else:
             W_c = W0 + sigma * sample_constrained(b)
-            constrained = solve(W_c, k, C, bias)
+            constrained = solve(W_c, k, cons, bias)
         # Same draws: the gap is exactly 0 where the constrained forest is the free one (XLA
         # may round the two weight sums differently).
         same = jnp.all(free.mask == constrained.mask) & jnp.all(free.dst == constrained.dst)
@@ -140,6 +141,6 @@ def _unperturbed_jit(S, M_target, k, bias):
     C = constraints_from_target(jax.lax.stop_gradient(M_target))
     W = edge_weights(S)
     A = adjacency(solve_forest(W, k), n, S.dtype)
-    A_c = adjacency(solve_constrained_safe(W, k, C, bias), n, S.dtype)
+    A_c = adjacency(solve_constrained_safe(W, k, prepare(C), bias), n, S.dtype)
     gap = jax.lax.stop_gradient(A - A_c)
     return poison_if_nan(S, jnp.sum(gap * 0.5 * (S + S.T)))[0]

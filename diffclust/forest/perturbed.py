@@ -37,7 +37,7 @@ from diffclust.forest.checks import (
     check_positive,
     check_similarity,
 )
-from diffclust.forest.constrained import solve_constrained_safe
+from diffclust.forest.constrained import Constraints, prepare, solve_constrained_safe
 from diffclust.forest.exact import edge_weights, solve_forest
 from diffclust.forest.graph import (
     Forest,
@@ -81,15 +81,15 @@ def map_samples(fn, num_samples: int, n: int):
     return jax.lax.map(fn, jnp.arange(num_samples), batch_size=chunk)
 
 
-def solve(W: jax.Array, k, C, bias: bool, free: Forest | None = None) -> Forest:
-    """The forest of one prepared weight matrix: free when C is None, else constrained.
+def solve(W: jax.Array, k, cons: Constraints | None, bias: bool, free: Forest | None = None):
+    """The forest of one prepared weight matrix: free when ``cons`` is None, else constrained.
 
     ``free``: the unconstrained forest of the same W when already solved (reused by the
     constrained solver's feasibility shortcut).
     """
-    if C is None:
+    if cons is None:
         return solve_forest(W, k)
-    return solve_constrained_safe(W, k, C, bias, free)
+    return solve_constrained_safe(W, k, cons, bias, free)
 
 
 def mean_adjacency(forests: Forest, n: int, dtype, weights: jax.Array | None = None):
@@ -112,13 +112,13 @@ def mean_equivalence(forests: Forest, dtype, weights: jax.Array | None = None):
     return jax.lax.fori_loop(0, num, add, jnp.zeros((n, n), dtype))
 
 
-def monte_carlo(W0, sample, sigma: float, num_samples: int, k, C, bias: bool) -> Perturbed:
+def monte_carlo(W0, sample, sigma: float, num_samples: int, k, cons, bias: bool) -> Perturbed:
     """Solves W0 + sigma Z_b for every sample b (``sample``: b -> Z_b); means of A and F."""
     n = W0.shape[0]
 
     def one(b):
         W = W0 + sigma * sample(b)
-        forest = solve(W, k, C, bias)
+        forest = solve(W, k, cons, bias)
         return forest, forest_weight(forest, W)
 
     forests, weights = map_samples(one, num_samples, n)
@@ -129,11 +129,12 @@ def _outputs(S, k, C, key, sigma, num_samples, noise, bias, control_variate):
     n = S.shape[0]
     W0 = edge_weights(S)
     sample = noise_sampler(key, n, noise, S.dtype)
-    mc = monte_carlo(W0, sample, sigma, num_samples, k, C, bias)
+    cons = None if C is None else prepare(C)
+    mc = monte_carlo(W0, sample, sigma, num_samples, k, cons, bias)
     M = mean_equivalence(mc.forests, S.dtype)
     base = None
     if control_variate:
-        base = solve(W0, k, C, bias)
+        base = solve(W0, k, cons, bias)
     return mc, M, sample, base
 
 
