@@ -78,12 +78,16 @@ def prim_steps(
     """
     n = W.shape[0]
     low = jnp.finfo(W.dtype).min
+    vertices = jnp.arange(n, dtype=jnp.int32)
 
     def add_vertex(_, carry):
         penalty, key, parent, weight, reach = carry
         v = first_argmax(key)
-        weight = weight.at[v].set(key[v])
-        penalty = penalty.at[v].set(-jnp.inf)
+        # Element updates as selects, not scatters: under vmap over samples a scatter at a
+        # per-sample index is a batched scatter, while a select fuses with the row update.
+        added = vertices == v
+        weight = jnp.where(added, key, weight)
+        penalty = jnp.where(added, -jnp.inf, penalty)
         full = W[v]
         if reach is not None:
             closer = full > reach[0]
@@ -91,7 +95,7 @@ def prim_steps(
         row = full if within is None else jnp.where(within == within[v], full, low)
         row = row + penalty
         closer = row > key
-        key = jnp.where(closer, row, key).at[v].set(-jnp.inf)
+        key = jnp.where(added, -jnp.inf, jnp.where(closer, row, key))
         return penalty, key, jnp.where(closer, v, parent), weight, reach
 
     weight = jnp.full(n, jnp.inf, W.dtype)
