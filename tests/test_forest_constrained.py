@@ -152,6 +152,11 @@ def test_constraints_not_from_labels_take_the_general_greedy():
     assert not bool(label_classes(jnp.asarray(C))[1])
 
 
+@jax.jit
+def spanning_forest_of(S, k):
+    return solve_forest(edge_weights(S), k)
+
+
 @settings(max_examples=150, deadline=None)
 @given(labelled_problems(max_n=64), st.integers(0, 100))
 def test_label_check_of_a_forest_equals_the_matrix_check(problem, k_draw):
@@ -165,8 +170,3 @@ def test_label_check_of_a_forest_equals_the_matrix_check(problem, k_draw):
     assert bool(cons.from_labels)
     assert bool(satisfies(forest, cons)) == expected
     assert bool(_satisfies_matrix(forest.labels, cons.C)) == expected
-
-
-@jax.jit
-def spanning_forest_of(S, k):
-    return solve_forest(edge_weights(S), k)

@@ -123,6 +123,7 @@ class Constraints(NamedTuple):
 
 
 def prepare(C: jax.Array) -> Constraints:
+    """Reads C once (see :func:`label_classes`) for every solve that shares it."""
     return Constraints(C, *label_classes(C))
 
 
