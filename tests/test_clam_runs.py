@@ -9,6 +9,7 @@ from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
 from diffclust.data import load_dataset
 from diffclust.errors import UserError
+from diffclust.training.evaluate import silhouette
 from diffclust.training.loop import train_and_evaluate
 
 QUICK = ("quiet=true", "head.epochs=20", "head.restarts=2", "head.batch_size=16")
@@ -26,6 +27,22 @@ def test_clam_clusters_a_whole_table_and_records_its_partition(tmp_path):
     assert test["silhouette"] == pytest.approx(silhouette_score(data.x_test, clusters))
     assert test["nmi"] == pytest.approx(normalized_mutual_info_score(data.y_test, clusters))
     assert test["nmi"] > 0.7  # wine's three cultivars separate well once standardised
+
+
+def test_sampled_silhouette_is_scikit_learns_on_the_sample_and_null_for_one_cluster():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3)) + 4 * np.repeat(np.eye(3)[:2], 250, axis=0)
+    clusters = np.repeat([0, 1], 250)
+    rows = np.random.default_rng(7).choice(500, 100, replace=False)
+    expected = silhouette_score(x[rows], clusters[rows])
+    assert silhouette(x, clusters, 100, seed=7) == pytest.approx(expected)
+    assert silhouette(x, clusters, 1000, seed=7) == pytest.approx(silhouette_score(x, clusters))
+    # One point in a second cluster: the whole table has two clusters, a sample may have one;
+    # both give null rather than scikit-learn's error (a crash after a long fit).
+    lonely = np.zeros(500, int)
+    lonely[np.setdiff1d(np.arange(500), rows)[0]] = 1  # a point the sample leaves out
+    assert silhouette(x, np.zeros(500, int), 100, seed=7) is None
+    assert silhouette(x, lonely, 100, seed=7) is None
 
 
 @pytest.mark.parametrize(

@@ -175,3 +175,23 @@ def test_select_keeps_the_best_silhouette_setting_and_wide_counts_wins(tmp_path)
 
     bad = run_cli("tables", str(tmp_path), "--by", "head.name", "--versus", "clam")
     assert bad.returncode == 2 and "give --wide too" in bad.stderr
+
+
+def test_select_sets_aside_settings_that_leave_a_cluster_empty(tmp_path):
+    # beta 2 collapses onto two of three clusters and gets the higher silhouette, as collapsed
+    # partitions do; it is chosen only once no setting keeps all three clusters.
+    for beta, value, sizes in [(0.5, 0.30, [4, 3, 3]), (2.0, 0.60, [6, 4, 0])]:
+        cfg = {"dataset": {"name": "zoo"}, "head": {"name": "clam", "beta": beta}, "seed": 0}
+        results = {"test": {"silhouette": value, "cluster_sizes": sizes}}
+        make_run(tmp_path, f"clam-{beta}", cfg, results)
+    args = ("tables", str(tmp_path), "--by", "dataset.name", "--metric", "test.silhouette")
+    out = run_cli(*args, "--select", "test.silhouette")
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    assert "with head.beta=0.5 (set aside: 1 setting that left a cluster empty)" in table
+    assert "| zoo | 1 | 0.3000 ± 0.0000 |" in table
+
+    (tmp_path / "clam-0.5" / "results.json").unlink()  # now only the collapsed one finished
+    out = run_cli(*args, "--select", "test.silhouette")
+    assert out.returncode == 0, out.stderr
+    assert "(every setting left a cluster empty)" in (tmp_path / "table.md").read_text()

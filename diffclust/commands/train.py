@@ -47,6 +47,10 @@ def _train(cfg) -> None:
     )
     if test.get("silhouette") is not None:
         unsupervised = f"test silhouette {test['silhouette']:.4f}, " + unsupervised
+    empty = test.get("cluster_sizes", []).count(0)
+    if empty:  # a collapsed partition: say so, the silhouette alone would flatter it
+        sizes = len(test["cluster_sizes"])
+        print(f"note: {empty} of the {sizes} clusters are empty (cluster_sizes in results.json)")
     print(
         f"{unsupervised}test clustering precision {test['clustering_precision']:.4f} "
         f"(error {test['clustering_error']:.4f}, best step {results['best_step']} of "

@@ -46,10 +46,24 @@ def _score(runs: list[Run], metric: str) -> float:
     return float(np.mean(values)) if values else -np.inf
 
 
+def _has_empty_cluster(runs: list[Run]) -> bool:
+    """Whether a run left one of its k clusters empty (``test.cluster_sizes`` has a 0): such a
+    partition has fewer than k clusters, and the silhouette favours those (fewer, larger
+    clusters), so it would win the selection by collapsing, not by clustering better."""
+    for run in runs:
+        try:
+            if 0 in lookup(run.results, "test.cluster_sizes"):
+                return True
+        except (KeyError, TypeError):
+            pass
+    return False
+
+
 def select_best(runs: list[Run], keys: list[str], metric: str) -> tuple[list[Run], list[str]]:
     """The finished runs of the best setting per group (highest mean ``metric``, e.g.
     ``test.silhouette``), and one line per group naming the chosen values of the config keys
-    that vary within the group."""
+    that vary within the group. Settings whose runs left a cluster empty rank below every
+    setting that did not (they are chosen only when all settings did)."""
     groups: dict[tuple, dict[tuple, list[Run]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         if run.status == "finished":
@@ -58,7 +72,8 @@ def select_best(runs: list[Run], keys: list[str], metric: str) -> tuple[list[Run
         raise UserError("no finished run to select from (see the failed / unfinished list)")
     kept, lines = [], []
     for key_values, settings in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        best = max(settings, key=lambda s: _score(settings[s], metric))
+        empty = {s for s in settings if _has_empty_cluster(settings[s])}
+        best = max(settings, key=lambda s: (s not in empty, _score(settings[s], metric)))
         if not np.isfinite(_score(settings[best], metric)):
             raise UserError(f"no run in group {key_values} recorded {metric}")
         kept += settings[best]
@@ -66,8 +81,14 @@ def select_best(runs: list[Run], keys: list[str], metric: str) -> tuple[list[Run
         varying = {k for k in varying if len({dict(s).get(k) for s in settings}) > 1}
         chosen = ", ".join(f"{k}={v}" for k, v in best if k in varying) or "the only setting"
         label = ", ".join(f"{k}={v}" for k, v in zip(keys, key_values, strict=True))
+        note = ""
+        if best in empty:
+            note = " (every setting left a cluster empty)"
+        elif empty:
+            plural = "s" if len(empty) > 1 else ""
+            note = f" (set aside: {len(empty)} setting{plural} that left a cluster empty)"
         lines.append(
-            f"{label or 'all runs'}: best {metric} of {len(settings)} settings with {chosen}"
+            f"{label or 'all runs'}: best {metric} of {len(settings)} settings with {chosen}" + note
         )
     return kept, lines
 

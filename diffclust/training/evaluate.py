@@ -84,8 +84,11 @@ def partition_metrics(
 def silhouette(z: np.ndarray, clusters: np.ndarray, points: int, seed: int) -> float | None:
     from sklearn.metrics import silhouette_score
 
-    if len(np.unique(clusters)) < 2:
-        return None  # undefined for one cluster
     z = np.asarray(z, np.float64).reshape(len(z), -1)
-    sample = points if len(z) > points else None
-    return float(silhouette_score(z, clusters, sample_size=sample, random_state=seed))
+    clusters = np.asarray(clusters)
+    if len(z) > points:  # the sample is drawn here, so a one-cluster sample is seen too
+        rows = np.random.default_rng(seed).choice(len(z), points, replace=False)
+        z, clusters = z[rows], clusters[rows]
+    if not 2 <= len(np.unique(clusters)) < len(z):
+        return None  # undefined for one cluster (or one point per cluster)
+    return float(silhouette_score(z, clusters))
