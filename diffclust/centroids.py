@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from ott.geometry import geometry
 from ott.problems.linear import linear_problem
-from ott.solvers.linear import sinkhorn
+from ott.solvers.linear import acceleration, sinkhorn
 
 
 class Transport(NamedTuple):
@@ -57,6 +57,7 @@ def ot_clustering(
     relative_epsilon: bool = True,
     max_iterations: int = 1000,
     threshold: float = 1e-3,
+    momentum_start: int | None = 50,
 ) -> Transport:
     r"""Entropic OT between the batch (weights 1/n) and the centres (weights ``w``).
 
@@ -70,14 +71,51 @@ def ot_clustering(
     = \pi`, which then flows to both z and the centres through C. Nothing is differentiated
     through the iterations (unrolling costs memory per iteration) and no implicit linear
     system is solved; it is exact when Sinkhorn has converged, hence ``converged``.
+
+    Acceleration: from iteration ``momentum_start`` on, the updates are over-relaxed with the
+    adaptive momentum of Lehmann et al. (2021, eq. 5; ott's ``Momentum``), the weight set
+    from the observed convergence rate. The size prior makes the problem sharp (ε is 1% of
+    the mean cost), where plain Sinkhorn contracts slowly: on trained digits embeddings it
+    takes ~470 iterations, the accelerated one ~140 for the same threshold, and its
+    gradient is closer to the converged one (scripts/bench_heads.py). None: plain Sinkhorn.
+    Convergence is checked every 10 iterations, so ``momentum_start`` is a multiple of 10,
+    at least 20 (the rate is estimated from the two checks before it). The estimate can
+    over-relax (about 1 problem in 300 in the tests' distribution, where plain Sinkhorn
+    fails 1 in 10): a solve that did not converge is redone plain, and ``iterations``
+    counts both.
     """
+    if momentum_start is not None and (momentum_start < 20 or momentum_start % 10):
+        raise ValueError(f"momentum_start={momentum_start}; use None or a multiple of 10, >= 20")
     cost = squared_distances(z, centres)
     eps = absolute_epsilon(cost, epsilon, relative_epsilon)
     n = z.shape[0]
     a = jnp.full((n,), 1.0 / n, cost.dtype)
     w = jnp.asarray(w, cost.dtype)
     problem = linear_problem.LinearProblem(geometry.Geometry(cost, epsilon=eps), a, w)
-    out = sinkhorn.Sinkhorn(max_iterations=max_iterations, threshold=threshold)(problem)
+    out = _sinkhorn(problem, max_iterations, threshold, momentum_start)
+    if momentum_start is None:
+        return out
+
+    def plain(problem):  # the rare problem where the rate estimate over-relaxes too much
+        again = _sinkhorn(problem, max_iterations, threshold, None)
+        return again._replace(iterations=again.iterations + out.iterations)
+
+    return jax.lax.cond(out.converged, lambda _: out, plain, problem)
+
+
+def _sinkhorn(
+    problem: linear_problem.LinearProblem,
+    max_iterations: int,
+    threshold: float,
+    momentum_start: int | None,
+) -> Transport:
+    momentum = None
+    if momentum_start is not None:
+        momentum = acceleration.Momentum(start=momentum_start, inner_iterations=10)
+    solver = sinkhorn.Sinkhorn(
+        max_iterations=max_iterations, threshold=threshold, inner_iterations=10, momentum=momentum
+    )
+    out = solver(problem)
     return Transport(out.reg_ot_cost, out.matrix, out.converged, out.n_iters)
 
 

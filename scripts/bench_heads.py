@@ -34,17 +34,19 @@ from diffclust.training.loop import build_parts, fit_head  # noqa: E402
 from diffclust.training.steps import make_train_step  # noqa: E402
 
 
-def time_head(experiment: str, head: str, steps: int, batch: int, train_steps: int) -> dict:
+def time_head(
+    experiment: str, head: str, steps: int, batch: int, train_steps: int, overrides: list[str]
+) -> dict:
     register_configs()
     with initialize_config_dir(str(CONF_DIR), version_base=None):
-        cfg = compose("config", [f"+experiment={experiment}", f"head={head}"])
+        cfg = compose("config", [f"+experiment={experiment}", f"head={head}", *overrides])
     parts = build_parts(cfg)
     state, _ = fit_head(parts, parts.state, cfg)
     loss_fn = build_loss(cfg.loss, head)
     step_fn = make_train_step(parts.backbone, parts.head, loss_fn, parts.optimizer)
     data, known = parts.data, parts.split.known
     key = jax.random.key(0)
-    times, iterations = [], []
+    times, iterations, converged = [], [], []
     untimed = max(train_steps, 5)  # at least 5 warm-up steps (compilation)
     for step in range(untimed + steps):
         idx = np.random.default_rng(step).choice(len(data.y_train), batch, replace=False)
@@ -55,9 +57,11 @@ def time_head(experiment: str, head: str, steps: int, batch: int, train_steps: i
         if step >= untimed:
             times.append(time.perf_counter() - start)
             iterations.append(float(metrics.get("sinkhorn_iterations", 0)))
+            converged.append(float(metrics.get("sinkhorn_converged", 1)))
     return {
         "median_step_ms": round(1e3 * statistics.median(times), 3),
         "sinkhorn_iterations_mean": round(float(np.mean(iterations)), 1),
+        "sinkhorn_converged_fraction": round(float(np.mean(converged)), 3),
     }
 
 
@@ -67,9 +71,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--batch", type=int, default=300)
     parser.add_argument("--train-steps", type=int, default=300)
+    parser.add_argument(
+        "--ot",
+        nargs="*",
+        default=[],
+        help="overrides for the OT head, e.g. head.momentum_start=null",
+    )
     args = parser.parse_args()
+    overrides = {"ot": args.ot, "soft_kmeans": []}
     heads = {
-        h: time_head(args.experiment, h, args.steps, args.batch, args.train_steps)
+        h: time_head(args.experiment, h, args.steps, args.batch, args.train_steps, overrides[h])
         for h in ("ot", "soft_kmeans")
     }
     ratio = heads["ot"]["median_step_ms"] / heads["soft_kmeans"]["median_step_ms"]
@@ -77,6 +88,7 @@ def main() -> None:
         "experiment": args.experiment,
         "batch": args.batch,
         "trained_steps_before_timing": max(args.train_steps, 5),
+        "ot_overrides": args.ot,
         "device": jax.devices()[0].device_kind,
         **heads,
         "ot_over_soft_kmeans": round(ratio, 3),

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numeric import finite_difference
 from scipy.optimize import linear_sum_assignment
@@ -41,6 +41,53 @@ def test_the_plan_has_the_prescribed_marginals(seed, n, K):
         np.testing.assert_allclose(out.plan.sum(1), np.full(n, 1 / n), atol=1e-6)
         np.testing.assert_allclose(out.plan.sum(0), w, atol=1e-6)
         assert np.all(np.asarray(out.plan) >= 0)
+
+
+def sharp_solver(**kw):
+    return jax.jit(functools.partial(ot_clustering, epsilon=0.01, **kw))
+
+
+solve_fast, solve_plain = sharp_solver(), sharp_solver(momentum_start=None)
+solve_exact = sharp_solver(momentum_start=None, threshold=1e-6, max_iterations=10**6)
+
+
+def clustered_problem(seed, n, K):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(K, 10)) * rng.uniform(0.5, 3)
+    z = centres[rng.integers(0, K, n)] + rng.normal(size=(n, 10))
+    return z, centres, jnp.asarray(rng.dirichlet(np.full(K, 3.0)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([64, 300]), st.sampled_from([3, 10]))
+def test_momentum_converges_to_the_same_plan(seed, n, K):
+    # The head's sharp setting (ε = 1% of the mean cost) on clustered points: with Lehmann's
+    # adaptive momentum (and the plain fallback) every problem plain Sinkhorn solves is
+    # solved, and the plan is the plain Sinkhorn plan solved to 1e-6, within the threshold.
+    z, centres, w = clustered_problem(seed, n, K)
+    with jax.enable_x64(True):
+        plain = solve_plain(z, centres, w)
+        assume(bool(plain.converged))  # plain Sinkhorn misses 1e-3 in 1000 iterations 1 in 10
+        fast, exact = solve_fast(z, centres, w), solve_exact(z, centres, w)
+        assert bool(fast.converged) and bool(exact.converged)
+        # ott checks one marginal against the 1e-3 threshold (L1); over-relaxation leaves
+        # the other inexact too, by as much.
+        assert np.abs(fast.plan.sum(1) - 1 / n).sum() < 2e-3
+        assert np.abs(fast.plan.sum(0) - w).sum() < 2e-3
+        assert np.abs(fast.plan - exact.plan).sum() < 1e-2
+
+
+def test_momentum_takes_fewer_iterations_and_fails_less():
+    iterations, failures = {"fast": [], "plain": []}, {"fast": 0, "plain": 0}
+    with jax.enable_x64(True):
+        for seed in range(40):
+            problem = clustered_problem(seed, 300, 10)
+            for name, solve in [("fast", solve_fast), ("plain", solve_plain)]:
+                out = solve(*problem)
+                iterations[name].append(int(out.iterations))
+                failures[name] += not bool(out.converged)
+    assert np.median(iterations["fast"]) < np.median(iterations["plain"]) / 2
+    assert failures["fast"] <= failures["plain"]
 
 
 @pytest.mark.parametrize("seed", range(5))

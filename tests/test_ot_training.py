@@ -36,8 +36,9 @@ def test_ot_autoencoder_learns_digits_and_records_sinkhorn(tmp_path):
         *("silhouette", "cluster_sizes"),
     }
     # k-means on raw digits scores about 0.79 and a random assignment about 0.11. This
-    # configuration measured 0.800 / 0.817 / 0.786 on seeds 0 / 1 / 2 (test set of 360), so
-    # the bound leaves room for the spread between machines rather than asserting 0.8.
+    # configuration measured 0.803 / 0.819 / 0.800 on seeds 0 / 1 / 2 (test set of 360; with
+    # accelerated Sinkhorn, 0.800 / 0.817 / 0.786 before), so the bound leaves room for the
+    # spread between machines rather than asserting 0.8.
     assert test["accuracy"] > 0.77 and test["nmi"] > 0.7
     assert results["best_step"] == results["steps"] == 2400  # the last parameters
     logs = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "loss" in r]

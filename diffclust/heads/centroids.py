@@ -32,6 +32,9 @@ class OTConfig:
     relative_epsilon: bool = True
     max_iterations: int = 1000
     threshold: float = 1e-3  # Sinkhorn stops when the marginal error is below this
+    # Adaptive momentum (Lehmann et al. 2021) from this iteration on (a multiple of 10, >= 20);
+    # null: plain Sinkhorn. About 3x fewer iterations on this sharp problem.
+    momentum_start: int | None = 50
     # A step whose Sinkhorn did not converge: "skip" leaves the parameters unchanged (its
     # plan breaks the size constraint, the point of the method); "use" applies it anyway.
     # Either way `sinkhorn_converged` and `skipped` are in metrics.jsonl.
@@ -80,6 +83,12 @@ class CentroidHead:
             if self.cfg.on_nonconverged not in ("skip", "use"):
                 raise UserError(
                     f"head.on_nonconverged={self.cfg.on_nonconverged!r}; use skip or use"
+                )
+            start = self.cfg.momentum_start
+            if start is not None and (start < 20 or start % 10):
+                raise UserError(
+                    f"head.momentum_start={start}; use a multiple of 10, at least 20 (Sinkhorn "
+                    "checks convergence every 10 iterations), or null for plain Sinkhorn"
                 )
             if self.cfg.proportions is not None:
                 try:
@@ -138,6 +147,7 @@ class CentroidHead:
             relative_epsilon=cfg.relative_epsilon,
             max_iterations=cfg.max_iterations,
             threshold=cfg.threshold,
+            momentum_start=cfg.momentum_start,
         )
         skip = jnp.logical_not(out.converged) & (cfg.on_nonconverged == "skip")
         metrics = {
