@@ -37,7 +37,13 @@ from diffclust.training.evaluate import (
     partition_metrics,
 )
 from diffclust.training.probe import embed_all, probe_error
-from diffclust.training.records import Records, read_jsonl, write_results
+from diffclust.training.records import (
+    Records,
+    read_clock,
+    read_jsonl,
+    write_clock,
+    write_results,
+)
 from diffclust.training.steps import (
     init_state,
     make_embed,
@@ -210,6 +216,12 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     if start is not None:
         state = checkpoints.restore(start, state)
     records = Records(run_dir, start)
+    earlier_s = read_clock(run_dir, start)  # wall time of the segments before this one
+
+    def save(step: int, val_error: float) -> None:
+        checkpoints.save(step, state, val_error)
+        write_clock(run_dir, step, earlier_s + time.time() - started)
+
     best_error, best_step = _best_so_far(records.path, start or 0)
     start = start or 0
     fitted = trains_centres and start > pretrain  # restored with the checkpoint
@@ -278,14 +290,14 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
                     )
             scorable = not head.assigns or fitted
             if eval_now and not scorable:
-                checkpoints.save(done, state, math.inf)  # no centres to score yet
+                save(done, math.inf)  # no centres to score yet
             elif eval_now:
                 val = evaluate(data.x_val, data.y_val)
                 record = {"step": done, **{f"val_{k}": v for k, v in val.items()}}
                 records.append(record)
                 logger.log(record)
                 log.info("step %d: loss %.4f, %s", done, loss, _fmt(record))
-                checkpoints.save(done, state, val["clustering_error"])
+                save(done, val["clustering_error"])
                 if val["clustering_error"] < best_error:
                     best_error, best_step = val["clustering_error"], done
                 progress.set_postfix(loss=f"{loss:.4f}", val_error=f"{val['clustering_error']:.4f}")
@@ -316,7 +328,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
         **({"probe": probe} if probe is not None else {}),
         "best_step": best,
         "steps": steps,
-        "wall_time_s": round(time.time() - started, 2),
+        "wall_time_s": round(earlier_s + time.time() - started, 2),  # all segments
         "seed": cfg.seed,
         "experiment": experiment,
         "dataset": data.summary(),

@@ -1,4 +1,6 @@
-"""A run's files: metrics.jsonl (one record per log or evaluation) and results.json."""
+"""A run's files: metrics.jsonl (one record per log or evaluation), results.json, and
+clock.json (the training time up to the latest checkpoint, so a resumed run reports its
+whole wall time)."""
 
 from __future__ import annotations
 
@@ -38,3 +40,20 @@ def write_results(run_dir: Path, results: dict) -> None:
 def _plain(value):
     value = float(value)
     return None if math.isnan(value) else value
+
+
+def write_clock(run_dir: Path, step: int, elapsed_s: float) -> None:
+    """Records that reaching checkpoint ``step`` took ``elapsed_s`` seconds of wall time."""
+    tmp = run_dir / "clock.json.tmp"
+    tmp.write_text(json.dumps({"step": step, "elapsed_s": round(elapsed_s, 2)}) + "\n")
+    tmp.replace(run_dir / "clock.json")
+
+
+def read_clock(run_dir: Path, step: int | None) -> float:
+    """The wall time spent before resuming from checkpoint ``step``; 0 for a fresh run (or a
+    run written before clock.json existed)."""
+    path = run_dir / "clock.json"
+    if step is None or not path.exists():
+        return 0.0
+    clock = json.loads(path.read_text())
+    return float(clock["elapsed_s"]) if clock.get("step") == step else 0.0
