@@ -84,8 +84,7 @@ def ot_clustering(
     fails 1 in 10): a solve that did not converge is redone plain, and ``iterations``
     counts both.
     """
-    if momentum_start is not None and (momentum_start < 20 or momentum_start % 10):
-        raise ValueError(f"momentum_start={momentum_start}; use None or a multiple of 10, >= 20")
+    check_momentum_start(momentum_start)
     cost = squared_distances(z, centres)
     eps = absolute_epsilon(cost, epsilon, relative_epsilon)
     n = z.shape[0]
@@ -101,6 +100,12 @@ def ot_clustering(
         return again._replace(iterations=again.iterations + out.iterations)
 
     return jax.lax.cond(out.converged, lambda _: out, plain, problem)
+
+
+def check_momentum_start(start: int | None) -> None:
+    """Sinkhorn checks convergence every 10 iterations and Lehmann's rate needs two checks."""
+    if start is not None and (start < 20 or start % 10):
+        raise ValueError(f"momentum_start={start}; use a multiple of 10, at least 20, or null")
 
 
 def _sinkhorn(

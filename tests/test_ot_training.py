@@ -85,6 +85,7 @@ def test_a_step_whose_sinkhorn_did_not_converge_is_skipped(tmp_path):
         (["head.proportions=[0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.2]"], "sums to 1.1"),
         (["backbone.decoder=false"], "train.pretrain_steps trains the reconstruction alone"),
         (["head=kmeans", "loss=none", "train.select=best"], "set train.select=last"),
+        (["head.momentum_start=15"], "head.momentum_start=15; use a multiple of 10"),
     ],
 )
 def test_bad_centroid_configs_are_one_clear_error(tmp_path, overrides, message):

@@ -17,7 +17,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffclust.centroids import check_proportions, nearest_centre, ot_clustering, soft_kmeans
+from diffclust.centroids import (
+    check_momentum_start,
+    check_proportions,
+    nearest_centre,
+    ot_clustering,
+    soft_kmeans,
+)
 from diffclust.errors import UserError
 
 
@@ -84,12 +90,10 @@ class CentroidHead:
                 raise UserError(
                     f"head.on_nonconverged={self.cfg.on_nonconverged!r}; use skip or use"
                 )
-            start = self.cfg.momentum_start
-            if start is not None and (start < 20 or start % 10):
-                raise UserError(
-                    f"head.momentum_start={start}; use a multiple of 10, at least 20 (Sinkhorn "
-                    "checks convergence every 10 iterations), or null for plain Sinkhorn"
-                )
+            try:
+                check_momentum_start(self.cfg.momentum_start)
+            except ValueError as err:
+                raise UserError(f"head.{err} (null: plain Sinkhorn)") from None
             if self.cfg.proportions is not None:
                 try:
                     check_proportions(self.cfg.proportions, self.num_clusters)
