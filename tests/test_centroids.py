@@ -70,10 +70,11 @@ def test_momentum_converges_to_the_same_plan(seed, n, K):
         assume(bool(plain.converged))  # plain Sinkhorn misses 1e-3 in 1000 iterations 1 in 10
         fast, exact = solve_fast(z, centres, w), solve_exact(z, centres, w)
         assert bool(fast.converged) and bool(exact.converged)
-        # ott checks one marginal against the 1e-3 threshold (L1); over-relaxation leaves
-        # the other inexact too, by as much.
-        assert np.abs(fast.plan.sum(1) - 1 / n).sum() < 2e-3
-        assert np.abs(fast.plan.sum(0) - w).sum() < 2e-3
+        # ott stops when the column marginal is within the 1e-3 threshold (L1); the row
+        # marginal, exact after a plain update, is left off by the over-relaxed one (at most
+        # 2.8e-3 over 1500 random cases of this distribution).
+        assert np.abs(fast.plan.sum(0) - w).sum() < 1e-3
+        assert np.abs(fast.plan.sum(1) - 1 / n).sum() < 5e-3
         assert np.abs(fast.plan - exact.plan).sum() < 1e-2
 
 
