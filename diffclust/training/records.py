@@ -30,11 +30,17 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """A crash never leaves half a file: write beside it, then rename over it."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def write_results(run_dir: Path, results: dict) -> None:
-    """results.json, written atomically (a crash never leaves half a file)."""
-    tmp = run_dir / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2, default=_plain) + "\n")
-    tmp.replace(run_dir / "results.json")
+    _write_atomically(
+        run_dir / "results.json", json.dumps(results, indent=2, default=_plain) + "\n"
+    )
 
 
 def _plain(value):
@@ -44,9 +50,8 @@ def _plain(value):
 
 def write_clock(run_dir: Path, step: int, elapsed_s: float) -> None:
     """Records that reaching checkpoint ``step`` took ``elapsed_s`` seconds of wall time."""
-    tmp = run_dir / "clock.json.tmp"
-    tmp.write_text(json.dumps({"step": step, "elapsed_s": round(elapsed_s, 2)}) + "\n")
-    tmp.replace(run_dir / "clock.json")
+    clock = {"step": step, "elapsed_s": round(elapsed_s, 2)}
+    _write_atomically(run_dir / "clock.json", json.dumps(clock) + "\n")
 
 
 def read_clock(run_dir: Path, step: int | None) -> float:
