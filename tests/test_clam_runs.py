@@ -9,7 +9,7 @@ from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
 from diffclust.data import load_dataset
 from diffclust.errors import UserError
-from diffclust.training.evaluate import silhouette
+from diffclust.training.evaluate import partition_metrics, silhouette
 from diffclust.training.loop import train_and_evaluate
 
 QUICK = ("quiet=true", "head.epochs=20", "head.restarts=2", "head.batch_size=16")
@@ -43,6 +43,16 @@ def test_sampled_silhouette_is_scikit_learns_on_the_sample_and_null_for_one_clus
     lonely[np.setdiff1d(np.arange(500), rows)[0]] = 1  # a point the sample leaves out
     assert silhouette(x, np.zeros(500, int), 100, seed=7) is None
     assert silhouette(x, lonely, 100, seed=7) is None
+
+
+def test_cluster_sizes_count_every_cluster_even_the_last_empty_ones():
+    # A partition of 4 clusters that used only 0 and 1 must read [.., .., 0, 0], so the
+    # selection sees the empty clusters (np.bincount alone stops at the largest label).
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    clusters = np.repeat([0, 1], 20)
+    cfg = compose_config("+experiment=clam", "dataset=wine").train
+    metrics = partition_metrics(clusters, clusters, cfg, z=x, num_clusters=4)
+    assert metrics["cluster_sizes"] == [20, 20, 0, 0]
 
 
 @pytest.mark.parametrize(

@@ -52,13 +52,18 @@ def assignment_metrics(assign, x: np.ndarray, y: np.ndarray, cfg) -> dict:
 
 
 def partition_metrics(
-    clusters: np.ndarray, y: np.ndarray, cfg, z: np.ndarray | None = None, seed: int = 0
+    clusters: np.ndarray,
+    y: np.ndarray,
+    cfg,
+    z: np.ndarray | None = None,
+    seed: int = 0,
+    num_clusters: int = 0,
 ) -> dict:
     """Unsupervised accuracy, NMI and ARI of a partition against the labels, and its
     batch-wise clustering error on the same batches as the forest heads (comparable). With
     the clustered points ``z``: also the silhouette coefficient (Euclidean; on a seeded sample
     of ``cfg.silhouette_points`` points when there are more; null for a single cluster) and
-    the cluster sizes."""
+    the sizes of all ``num_clusters`` clusters (at least), so empty ones show as zeros."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     clusters = np.asarray(clusters)
@@ -77,7 +82,7 @@ def partition_metrics(
     }
     if z is not None:
         metrics["silhouette"] = silhouette(z, clusters, cfg.silhouette_points, seed)
-        metrics["cluster_sizes"] = np.bincount(clusters).tolist()
+        metrics["cluster_sizes"] = np.bincount(clusters, minlength=num_clusters).tolist()
     return metrics
 
 

@@ -117,7 +117,9 @@ def final_assignment_metrics(
     else:
         assign = jax.jit(head.assign)
         clusters = embed_all(lambda zb: assign(state["params"]["head"], zb), z)
-    metrics = partition_metrics(clusters, data.y_test, cfg.train, z=z, seed=cfg.seed)
+    metrics = partition_metrics(
+        clusters, data.y_test, cfg.train, z=z, seed=cfg.seed, num_clusters=head.num_clusters
+    )
     return metrics, clusters
 
 
