@@ -23,6 +23,7 @@ from diffclust.clam import (
     recursion,
     trajectory,
 )
+from diffclust.clam.fit import kmeans_plus_plus
 
 
 def random_memories(rng, k, d, weighted=False, scale=1.0):
@@ -165,3 +166,31 @@ def test_fit_recovers_separated_clusters_and_keeps_the_lowest_loss_restart():
     # The same seed gives the same fit.
     again = fit_clam(x, 4, dynamics, options, seed=0)
     np.testing.assert_array_equal(again.memories.prototypes, fit.memories.prototypes)
+
+
+def test_kmeans_plus_plus_draws_as_d2_sampling_does():
+    # Brute-force oracle on 4 points of a line: the first row is uniform, the second is drawn
+    # with probability d²(first, j) / Σ d²; compare with 20000 seeded draws.
+    x = jnp.asarray([[0.0], [1.0], [3.0], [7.0]])
+    d2 = (np.asarray(x) - np.asarray(x).T) ** 2
+    exact = d2 / d2.sum(1, keepdims=True) / 4  # P(first = i, second = j)
+    keys = jax.random.split(jax.random.key(0), 20000)
+    drawn = jax.vmap(lambda key: kmeans_plus_plus(key, x, 2))(keys)[:, :, 0]
+    rows = np.searchsorted(np.asarray(x)[:, 0], np.asarray(drawn))
+    counts = np.zeros((4, 4))
+    np.add.at(counts, (rows[:, 0], rows[:, 1]), 1)
+    np.testing.assert_allclose(counts / len(keys), exact, atol=0.01)
+
+
+def test_kmeans_plus_plus_spreads_over_separated_clusters_and_fits_without_empty_ones():
+    x, y = make_blobs(200, centers=20 * np.eye(8), cluster_std=0.1, random_state=1)
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    for seed in range(10):  # one row from each blob: another from the same one is ~4e-3 likely
+        prototypes = np.asarray(kmeans_plus_plus(jax.random.key(seed), jnp.asarray(x), 8))
+        rows = [np.flatnonzero((x == p).all(1))[0] for p in prototypes]
+        assert sorted(y[rows]) == list(range(8))
+    dynamics = Dynamics(beta=2.0, alpha=0.1, steps=10)
+    options = FitOptions(epochs=20, batch_size=16, lr=0.05, restarts=2, init="kmeans++")
+    fit = fit_clam(x, 8, dynamics, options, seed=0)
+    labels = np.asarray(assign(jnp.asarray(x), fit.memories, dynamics))
+    assert np.bincount(labels, minlength=8).min() > 0 and adjusted_rand_score(y, labels) > 0.95

@@ -34,7 +34,9 @@ class FitOptions:
     plateau_rtol: float = 1e-3  # relative improvement of the epoch loss that counts
     min_lr: float = 1e-5
     # "normal": prototypes start as N(init_mean, init_std) draws, as in the published code
-    # (made for standardised features); "data": as k distinct random rows of x (any scale).
+    # (made for standardised features); "data": as k distinct random rows of x (any scale);
+    # "kmeans++": as k rows of x drawn by D² sampling, spread over the data, so fewer
+    # memories start (and stay) where no point ends up: fewer empty clusters.
     init: str = "normal"
     init_mean: float = 0.1
     init_std: float = 0.1
@@ -81,9 +83,35 @@ def _optimizer(shape: _Shape, numbers: dict) -> optax.GradientTransformation:
     )
 
 
+INITS = ("normal", "data", "kmeans++")
+
+
+def kmeans_plus_plus(key: jax.Array, x: jax.Array, k: int) -> jax.Array:
+    """k rows of ``x`` (n, d) drawn by D² sampling (Arthur & Vassilvitskii, 2007): the first
+    uniformly, each next one with probability proportional to its squared distance to the
+    nearest row drawn so far. Rows already drawn have distance 0 and are not drawn again
+    (unless every row coincides with one, when the draw is uniform)."""
+    keys = jax.random.split(key, k)
+    first = jax.random.randint(keys[0], (), 0, x.shape[0])
+    rows = jnp.zeros((k,), jnp.int32).at[0].set(first)
+    d2 = jnp.sum((x - x[first]) ** 2, axis=-1)
+
+    def draw(i, carry):
+        rows, d2 = carry
+        logits = jnp.where(d2 > 0, jnp.log(jnp.where(d2 > 0, d2, 1.0)), -jnp.inf)
+        logits = jnp.where(jnp.any(d2 > 0), logits, 0.0)
+        row = jax.random.categorical(keys[i], logits)
+        return rows.at[i].set(row), jnp.minimum(d2, jnp.sum((x - x[row]) ** 2, axis=-1))
+
+    rows, _ = jax.lax.fori_loop(1, k, draw, (rows, d2))
+    return x[rows]
+
+
 def init_memories(key: jax.Array, x: jax.Array, k: int, init: str, numbers: dict) -> Memories:
     if init == "data":
         prototypes = x[jax.random.choice(key, x.shape[0], (k,), replace=False)]
+    elif init == "kmeans++":
+        prototypes = kmeans_plus_plus(key, x, k)
     else:
         noise = jax.random.normal(key, (k, x.shape[1]))
         prototypes = numbers["init_mean"] + numbers["init_std"] * noise
@@ -92,8 +120,8 @@ def init_memories(key: jax.Array, x: jax.Array, k: int, init: str, numbers: dict
 
 def fit_clam(x: np.ndarray, k: int, dynamics: Dynamics, options: FitOptions, seed: int) -> Fit:
     """Learns k memories for the rows of ``x`` (n, d); see the module docstring."""
-    if options.init not in ("normal", "data"):
-        raise ValueError(f"init {options.init!r}; use normal or data")
+    if options.init not in INITS:
+        raise ValueError(f"init {options.init!r}; use one of {INITS}")
     x = jnp.asarray(x, jnp.float32)
     n = x.shape[0]
     batch = min(options.batch_size, n)

@@ -27,6 +27,7 @@ import numpy as np
 
 from diffclust.clam import Dynamics, FitOptions, Memories, assign, completion_loss, fit_clam
 from diffclust.clam.core import MASK_VALUES, mask_values
+from diffclust.clam.fit import INITS
 from diffclust.errors import UserError
 
 
@@ -50,7 +51,9 @@ class ClamConfig:
     plateau_patience: int = 5
     min_lr: float = 1.0e-5
     init_samples: int | None = None  # training points the memories are fitted on; None: all
-    # normal: N(0.1, 0.1) prototypes as the published code; data: k random training points.
+    # normal: N(0.1, 0.1) prototypes as the published code; data: k random training points;
+    # kmeans++: k training points by D² sampling (fewer empty clusters; an option of the
+    # published code's configuration, not used in the paper's tables).
     init: str = "normal"
 
 
@@ -79,8 +82,8 @@ class ClamHead:
 
     def __post_init__(self):
         cfg = self.cfg
-        if cfg.init not in ("normal", "data"):
-            raise UserError(f"head.init={cfg.init!r}; use normal or data")
+        if cfg.init not in INITS:
+            raise UserError(f"head.init={cfg.init!r}; use one of {', '.join(INITS)}")
         if cfg.mask_value not in MASK_VALUES:
             raise UserError(f"head.mask_value={cfg.mask_value!r}; use mean, min or max")
         if not 0.0 <= cfg.mask_prob < 1.0:
