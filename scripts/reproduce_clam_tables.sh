@@ -11,7 +11,7 @@
 #
 # Files looked for: zoo.csv ecoli.data movement_libras.csv Yale.mat segment.dat ctg.txt
 # mp_exp.txt usps.t GCM.csv. --budget small (the default) is a reduced grid with fewer epochs
-# and restarts (the four tables shared with the paper's code take about 15 minutes on 2
+# and restarts (Zoo, Ecoli, Movement Libras and Yale together take about 9 minutes on 2
 # cores); --budget paper is the larger grid with 200 epochs, 10 restarts, k-means n_init 1000;
 # --budget smoke checks in seconds per dataset that everything runs. head.alpha=null is the
 # paper's dt/tau = 1/T, which moves a point only 1 - (1 - 1/T)^T ~ 65% of the way to its
