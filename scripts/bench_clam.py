@@ -12,7 +12,8 @@ ClAM uses the paper's Fashion-MNIST setting (appendix Table 6: T=5, batch 256, l
 * beta is 0.01, not the paper's 5e-4 (2.5e-4 here, see diffclust.clam.core): squared
   distances between standardised 784-pixel images are about 1e3, and at 2.5e-4 the softmax
   is nearly uniform, so all points drift to the same place (one cluster again).
-``--init data`` starts the prototypes at k random rows instead of N(0.1, 0.1) draws.
+``--init data`` / ``kmeans++`` starts the prototypes at k random rows / k rows by D² sampling
+instead of N(0.1, 0.1) draws.
 The time includes compilation (also estimated apart), as a user waits for it; restarts run
 vmapped together. ``clam_clusters`` counts the non-empty clusters ClAM returns (the
 silhouette is null for one).
@@ -35,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from omegaconf import OmegaConf  # noqa: E402
 
 from diffclust.clam import Dynamics, FitOptions, assign, fit_clam  # noqa: E402
+from diffclust.clam.core import MASK_VALUES  # noqa: E402
+from diffclust.clam.fit import INITS  # noqa: E402
 from diffclust.data import DATASETS, load_dataset  # noqa: E402
 from diffclust.training.evaluate import silhouette  # noqa: E402
 
@@ -45,8 +48,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--restarts", type=int, default=1)
     parser.add_argument("--beta", type=float, default=0.01)
-    parser.add_argument("--init", default="normal", choices=["normal", "data"])
-    parser.add_argument("--mask-value", default="mean", choices=["mean", "min", "max"])
+    parser.add_argument("--init", default="normal", choices=INITS)
+    parser.add_argument("--mask-value", default="mean", choices=MASK_VALUES)
     parser.add_argument("--kmeans-init", type=int, default=10)
     parser.add_argument("--silhouette-points", type=int, default=10000)
     args = parser.parse_args()
@@ -97,7 +100,7 @@ def main() -> None:
                 "kmeans_s": round(kmeans_s, 2),
                 "kmeans_n_init": args.kmeans_init,
                 "clam_over_kmeans": round(clam_s / kmeans_s, 3),
-                "clam_clusters": int(np.count_nonzero(np.bincount(clusters, minlength=k))),
+                "clam_clusters": len(np.unique(clusters)),
                 "clam_silhouette": silhouette(x, clusters, points, 0),
                 "kmeans_silhouette": silhouette(x, km.labels_, points, 0),
                 "device": jax.devices()[0].device_kind,
