@@ -20,7 +20,9 @@
 # code kept them); head.init=kmeans++ (memories drawn from the data by D² sampling, instead of
 # the paper's N(0.1, 0.1)) leaves far fewer clusters empty, so both are searched. The mask
 # probability stays in the paper's range: head.mask_prob=0 (eq. 8) is the paper's ablation
-# "ClAM w/ (8)", not ClAM, and is not searched. Batches of 128 (the paper searches 8 to 256)
+# "ClAM w/ (8)", not ClAM. The paper and smoke budgets also run its two ablations over the
+# same grid, as columns of their own: clam/eq8 (tag=eq8, the unmasked loss of eq. 8) and
+# clam/weighted (tag=weighted, learnt weights, eq. 10-11). Batches of 128 (the paper searches 8 to 256)
 # take fewer, less noisy steps that settle the memories closer to a minimum: on Yale they give
 # the best silhouette of the small grid.
 # LAUNCHER: basic (one job after another, the default), local (joblib) or slurm.
@@ -44,6 +46,8 @@ DATA_DIR=$(cd "$DATA_DIR" && pwd)
 case "$BUDGET" in
   smoke)  # a check that everything runs, in seconds per dataset (two of the baselines' grids)
     CLAM_GRID=(head.beta=0.1,1.0 head.epochs=3 head.restarts=1 head.batch_size=16)
+    CLAM_MASK=()
+    ABLATIONS=yes
     KMEANS_INIT=2
     SPECTRAL_INIT=2
     GAMMAS=1.0
@@ -51,8 +55,9 @@ case "$BUDGET" in
     ;;
   small)
     CLAM_GRID=(head.beta=0.03,0.1,0.3,1.0 head.lr=0.01,0.1 head.steps=5,10 head.alpha=null,0.4
-      head.init=normal,kmeans++ head.batch_size=8,128 head.mask_prob=0.15 head.mask_value=mean
-      head.epochs=60 head.restarts=4)
+      head.init=normal,kmeans++ head.batch_size=8,128 head.epochs=60 head.restarts=4)
+    CLAM_MASK=(head.mask_prob=0.15 head.mask_value=mean)
+    ABLATIONS=
     KMEANS_INIT=100
     SPECTRAL_INIT=10
     GAMMAS=0.001,0.01,0.1
@@ -60,8 +65,10 @@ case "$BUDGET" in
     ;;
   paper)
     CLAM_GRID=(head.beta=0.001,0.01,0.03,0.1,0.3,1.0,2.5 head.lr=0.01,0.1 head.steps=5,10
-      head.alpha=null,0.4 head.init=normal,kmeans++ head.batch_size=8,128 head.mask_prob=0.1,0.15,0.2
-      head.mask_value=mean,max head.epochs=200 head.restarts=10)
+      head.alpha=null,0.4 head.init=normal,kmeans++ head.batch_size=8,128 head.epochs=200
+      head.restarts=10)
+    CLAM_MASK=(head.mask_prob=0.1,0.15,0.2 head.mask_value=mean,max)
+    ABLATIONS=yes
     KMEANS_INIT=1000
     SPECTRAL_INIT=1000
     GAMMAS=0.001,0.01,0.05,0.1,0.5,0.75,1.0,2.0,5.0
@@ -94,7 +101,12 @@ run() {  # run DATASET METHOD EXPERIMENT [overrides...]: one multirun
 }
 
 for dataset in "${DATASETS[@]}"; do
-  run "$dataset" clam clam "${CLAM_GRID[@]}"
+  run "$dataset" clam clam "${CLAM_GRID[@]}" "${CLAM_MASK[@]}"
+  if [[ -n "$ABLATIONS" ]]; then  # the paper's columns ClAM w/ (8) and w/ (11)
+    run "$dataset" clam_eq8 clam "${CLAM_GRID[@]}" head.mask_prob=0 tag=eq8
+    run "$dataset" clam_weighted clam "${CLAM_GRID[@]}" head.weighted=true head.mask_prob=0.15 \
+      tag=weighted
+  fi
   run "$dataset" kmeans clam_kmeans head.n_init=$KMEANS_INIT head.init=k-means++,random
   run "$dataset" spectral_rbf clam_spectral head.affinity=rbf "head.gamma=$GAMMAS" \
     head.assign_labels=kmeans,discretize head.n_init=$SPECTRAL_INIT
@@ -112,6 +124,6 @@ done
 for table in 1 2; do
   metrics=(test.silhouette)
   if [[ $table == 2 ]]; then metrics=(test.nmi test.ari); fi
-  "$DIFFCLUST" tables "$OUT_DIR/runs" --by dataset.name head.name --select test.silhouette \
-    --metric "${metrics[@]}" --wide head.name --versus clam --out "$OUT_DIR/table$table"
+  "$DIFFCLUST" tables "$OUT_DIR/runs" --by dataset.name head.name tag --select test.silhouette \
+    --metric "${metrics[@]}" --wide head.name tag --versus clam --out "$OUT_DIR/table$table"
 done

@@ -97,7 +97,8 @@ def test_bad_clam_configs_are_one_clear_error(tmp_path, overrides, message):
 
 def test_reproduce_clam_tables_script_runs_on_a_generated_table(tmp_path):
     """Every method of the paper's tables on a generated zoo.csv (smoke budget): all runs
-    finish and both tables hold ClAM against the three baselines with the W/L row."""
+    finish and both tables hold ClAM against its two ablations (eq. 8, weighted) and the three
+    baselines, with the W/L row."""
     from sklearn.datasets import make_blobs
 
     x, y = make_blobs(90, n_features=6, centers=3, random_state=0)
@@ -111,7 +112,10 @@ def test_reproduce_clam_tables_script_runs_on_a_generated_table(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     table1 = (tmp_path / "out" / "table1.md").read_text()
     assert "Not in the table" not in table1, table1
-    assert "| dataset.name | clam | agglomerative | kmeans | spectral |" in table1
+    header = (
+        "| dataset.name | clam | agglomerative | clam/eq8 | clam/weighted | kmeans | spectral |"
+    )
+    assert header in table1
     assert "| clam W/L | – |" in table1 and "Selected by test.silhouette" in table1
     table2 = (tmp_path / "out" / "table2.md").read_text()
     assert "test.nmi" in table2 and "test.ari" in table2

@@ -177,6 +177,28 @@ def test_select_keeps_the_best_silhouette_setting_and_wide_counts_wins(tmp_path)
     assert bad.returncode == 2 and "give --wide too" in bad.stderr
 
 
+def test_wide_over_two_keys_keeps_a_tagged_ablation_in_its_own_column(tmp_path):
+    # ClAM and its eq. 8 ablation (tag=eq8) share head.name; kmeans runs predate the tag key.
+    for name, head, tag, value in [
+        ("clam", "clam", "", 0.41),
+        ("eq8", "clam", "eq8", 0.38),
+        ("kmeans", "kmeans", None, 0.37),
+    ]:
+        cfg = {"dataset": {"name": "zoo"}, "head": {"name": head}, "seed": 0}
+        if tag is not None:
+            cfg["tag"] = tag
+        make_run(tmp_path, name, cfg, {"test": {"silhouette": value}})
+    by = ("--by", "dataset.name", "head.name", "tag", "--metric", "test.silhouette")
+    out = run_cli("tables", str(tmp_path), *by, "--wide", "head.name", "tag", "--versus", "clam")
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    assert "| dataset.name | clam | clam/eq8 | kmeans |" in table
+    assert "| zoo | 0.410 | 0.380 (+8%) | 0.370 (+11%) |" in table
+    assert "| clam W/L | – | 1/0 | 1/0 |" in table
+    bad = run_cli("tables", str(tmp_path), *by, "--wide", "head.name", "seed")
+    assert bad.returncode == 2 and "--wide seed: must be among the --by keys" in bad.stderr
+
+
 def test_select_sets_aside_settings_that_leave_a_cluster_empty(tmp_path):
     # beta 2 collapses onto two of three clusters and gets the higher silhouette, as collapsed
     # partitions do; it is chosen only once no setting keeps all three clusters.

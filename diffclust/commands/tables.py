@@ -37,7 +37,9 @@ def main(argv: list[str]) -> int:
         "--welch", nargs=2, metavar="KEY=VALUE", help="t-test between two values of a --by key"
     )
     parser.add_argument("--select", metavar="METRIC", help="best setting per group by METRIC")
-    parser.add_argument("--wide", metavar="KEY", help="a column per value of this --by key")
+    parser.add_argument(
+        "--wide", nargs="+", metavar="KEY", help="a column per value of these --by keys"
+    )
     parser.add_argument("--versus", metavar="VALUE", help="with --wide: gains of this value")
     args = parser.parse_args(argv)
     metrics = args.metric or DEFAULT_METRICS

@@ -67,6 +67,9 @@ class Config:
     seed: int = 0  # data split, initialisation, batch order and noise
     resume: bool = False  # continue from the run directory's latest checkpoint
     quiet: bool = False  # no progress bar
+    # A free label that `diffclust tables` can group by, e.g. tag=eq8 for an ablation whose
+    # runs must stay apart from the method's own (--by ... tag --wide head.name tag).
+    tag: str = ""
 
 
 def register_configs() -> None:

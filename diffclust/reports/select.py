@@ -93,23 +93,30 @@ def select_best(runs: list[Run], keys: list[str], metric: str) -> tuple[list[Run
     return kept, lines
 
 
+def column_name(row: dict, columns: list[str]) -> str:
+    """The --wide column of a row: the values of the ``columns`` keys joined by "/", empty
+    ones left out (so ``head.name tag`` gives "kmeans", "clam" and "clam/eq8")."""
+    return "/".join(str(row[c]) for c in columns if row[c] not in (None, ""))
+
+
 def wide(
-    rows: list[dict], keys: list[str], column: str, metric: str, versus: str | None = None
+    rows: list[dict], keys: list[str], columns: list[str], metric: str, versus: str | None = None
 ) -> str:
-    """A Markdown table of ``metric`` means with one column per value of the --by key
-    ``column``; with ``versus`` (one of its values) each other cell also shows that method's
-    gain over it, (a - b) / |b| in %, and a last row counts the reference's wins / losses."""
-    if column not in keys:
-        raise UserError(f"--wide {column} must be one of the --by keys {keys}")
-    others = [k for k in keys if k != column]
-    methods = sorted({str(r[column]) for r in rows})
+    """A Markdown table of ``metric`` means with one column per value of the --by keys
+    ``columns`` (see :func:`column_name`); with ``versus`` (one of those columns) each other
+    cell also shows that method's gain over it, (a - b) / |b| in %, and a last row counts the
+    reference's wins / losses."""
+    if missing := [c for c in columns if c not in keys]:
+        raise UserError(f"--wide {' '.join(missing)}: must be among the --by keys {keys}")
+    others = [k for k in keys if k not in columns]
+    methods = sorted({column_name(r, columns) for r in rows})
     if versus is not None and versus not in methods:
-        raise UserError(f"--versus {versus}: {column} takes the values {methods}")
+        raise UserError(f"--versus {versus}: the --wide columns are {methods}")
     order = ([versus] if versus else []) + [m for m in methods if m != versus]
     table: dict[tuple, dict[str, float]] = defaultdict(dict)
     for row in rows:
         if row[metric] is not None:
-            table[tuple(row[k] for k in others)][str(row[column])] = row[metric][0]
+            table[tuple(row[k] for k in others)][column_name(row, columns)] = row[metric][0]
     header = [*others, *order]
     lines = [f"{metric}\n", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     wins = dict.fromkeys(order, 0)
