@@ -85,7 +85,8 @@ class ClamHead:
         if cfg.init not in INITS:
             raise UserError(f"head.init={cfg.init!r}; use one of {', '.join(INITS)}")
         if cfg.mask_value not in MASK_VALUES:
-            raise UserError(f"head.mask_value={cfg.mask_value!r}; use mean, min or max")
+            values = ", ".join(MASK_VALUES)
+            raise UserError(f"head.mask_value={cfg.mask_value!r}; use one of {values}")
         if not 0.0 <= cfg.mask_prob < 1.0:
             raise UserError(f"head.mask_prob={cfg.mask_prob}; use a probability in [0, 1)")
         if cfg.beta <= 0 or cfg.steps < 1:
