@@ -13,7 +13,7 @@ from diffclust.data.cifar import TEST_FILES, TRAIN_FILES, read_batches
 from diffclust.data.idx import read_idx
 from diffclust.data.sources import DEBIAN_DIRS, MNIST_FILES
 from diffclust.errors import UserError
-from diffclust.training.batches import augment_images, batch_indices
+from diffclust.training.batches import augment_images, batch_indices, eval_batches
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -135,3 +135,12 @@ def test_batches_are_a_function_of_seed_and_step():
     out = augment_images(images, seed=0, step=1)
     assert out.shape == images.shape
     np.testing.assert_array_equal(out, augment_images(images, seed=0, step=1))
+
+
+def test_eval_batches_are_full_batches_and_a_small_split_is_one_batch():
+    batches = eval_batches(250, 100)
+    assert [b.tolist() for b in batches] == [list(range(100)), list(range(100, 200))]
+    assert len(eval_batches(250, 100, limit=1)) == 1
+    # A 50-point validation split with batches of 100 was no batch at all: a NaN error.
+    assert [b.tolist() for b in eval_batches(50, 100)] == [list(range(50))]
+    assert eval_batches(0, 100) == []

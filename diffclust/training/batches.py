@@ -18,7 +18,11 @@ def batch_indices(num: int, batch_size: int, seed: int, step: int) -> np.ndarray
 
 
 def eval_batches(num: int, batch_size: int, limit: int | None = None) -> list[np.ndarray]:
-    """Consecutive full batches of an evaluation split (at most ``limit``)."""
+    """Consecutive full batches of an evaluation split (at most ``limit``). A split smaller
+    than one batch is one batch of all its points, so its error is a number, not the NaN mean
+    of no batches."""
+    if 0 < num < batch_size:
+        return [np.arange(num)]
     count = num // batch_size if limit is None else min(limit, num // batch_size)
     return [np.arange(i * batch_size, (i + 1) * batch_size) for i in range(count)]
 
