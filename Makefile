@@ -33,7 +33,7 @@ format: $(VENV_STAMP)  ## apply ruff's fixes and formatting
 	.venv/bin/ruff format .
 
 denoise: $(VENV_STAMP)  ## the forest paper's synthetic denoising experiment (appendix §11)
-	$(PY) scripts/denoise.py
+	.venv/bin/diffclust train +experiment=denoise
 
 bench: $(VENV_STAMP)  ## forest solver benchmark, one JSON line per case
 	$(PY) scripts/bench_forest.py

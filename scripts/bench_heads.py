@@ -29,8 +29,8 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from diffclust.config import register_configs  # noqa: E402
 from diffclust.config.schema import CONF_DIR  # noqa: E402
-from diffclust.losses import build_loss  # noqa: E402
-from diffclust.training.loop import build_parts, fit_head  # noqa: E402
+from diffclust.training.finish import fit_head  # noqa: E402
+from diffclust.training.parts import build_parts  # noqa: E402
 from diffclust.training.steps import make_train_step  # noqa: E402
 
 
@@ -41,9 +41,8 @@ def time_head(
     with initialize_config_dir(str(CONF_DIR), version_base=None):
         cfg = compose("config", [f"+experiment={experiment}", f"head={head}", *overrides])
     parts = build_parts(cfg)
-    state, _ = fit_head(parts, parts.state, cfg)
-    loss_fn = build_loss(cfg.loss, head)
-    step_fn = make_train_step(parts.backbone, parts.head, loss_fn, parts.optimizer)
+    state, _ = fit_head(parts, parts.init_state(cfg.seed), cfg)
+    step_fn = make_train_step(parts.backbone, parts.head, cfg.loss, parts.optimizer)
     data, known = parts.data, parts.split.known
     key = jax.random.key(0)
     times, iterations, converged = [], [], []

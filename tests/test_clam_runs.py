@@ -9,15 +9,15 @@ from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
 from diffclust.data import load_dataset
 from diffclust.errors import UserError
+from diffclust.training import run
 from diffclust.training.evaluate import partition_metrics, silhouette
-from diffclust.training.loop import train_and_evaluate
 
 QUICK = ("quiet=true", "head.epochs=20", "head.restarts=2", "head.batch_size=16")
 
 
 def test_clam_clusters_a_whole_table_and_records_its_partition(tmp_path):
     cfg = compose_config("+experiment=clam", "dataset=wine", "head.beta=0.5", *QUICK)
-    results = train_and_evaluate(cfg, tmp_path)
+    results = run(cfg, tmp_path)
     test = results["test"]
     assert {"silhouette", "nmi", "ari", "cluster_sizes", "accuracy"} <= set(test)
     clusters = np.load(tmp_path / "clusters.npy")
@@ -64,7 +64,7 @@ def test_cluster_sizes_count_every_cluster_even_the_last_empty_ones():
 )
 def test_classical_baselines_are_scikit_learns(tmp_path, experiment, oracle):
     cfg = compose_config(f"+experiment={experiment}", "dataset=wine", "quiet=true")
-    results = train_and_evaluate(cfg, tmp_path)
+    results = run(cfg, tmp_path)
     x = load_dataset(cfg.dataset, cfg.seed).x_test.astype(np.float64)
     expected = silhouette_score(x, oracle(x))
     assert results["test"]["silhouette"] == pytest.approx(expected, abs=1e-6)
@@ -74,7 +74,7 @@ def test_spectral_baseline_runs_its_grid_point(tmp_path):
     cfg = compose_config(
         "+experiment=clam_spectral", "dataset=iris", "head.affinity=nearest_neighbors", "quiet=true"
     )
-    results = train_and_evaluate(cfg, tmp_path)
+    results = run(cfg, tmp_path)
     assert results["test"]["nmi"] > 0.6 and len(results["test"]["cluster_sizes"]) == 3
 
 
@@ -92,7 +92,7 @@ def test_bad_clam_configs_are_one_clear_error(tmp_path, overrides, message):
     quick = QUICK if not any(o.startswith("head=") for o in overrides) else ()
     cfg = compose_config("+experiment=clam", "dataset=iris", *overrides, *quick)
     with pytest.raises(UserError, match=message):
-        train_and_evaluate(cfg, tmp_path)
+        run(cfg, tmp_path)
 
 
 def test_reproduce_clam_tables_script_runs_on_a_generated_table(tmp_path):

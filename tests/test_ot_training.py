@@ -11,8 +11,8 @@ from sklearn.cluster import KMeans
 
 from diffclust.data import load_dataset
 from diffclust.errors import UserError
+from diffclust.training import run
 from diffclust.training.evaluate import unsupervised_accuracy
-from diffclust.training.loop import train_and_evaluate
 from diffclust.training.records import read_jsonl
 
 QUIET = ("quiet=true",)
@@ -29,7 +29,7 @@ def test_unsupervised_accuracy_is_the_best_relabelling(seed):
 
 
 def test_ot_autoencoder_learns_digits_and_records_sinkhorn(tmp_path):
-    results = train_and_evaluate(compose_config("+experiment=digits_ot", *QUIET), tmp_path)
+    results = run(compose_config("+experiment=digits_ot", *QUIET), tmp_path)
     test = results["test"]
     assert set(test) == {
         *("accuracy", "nmi", "ari", "clustering_error", "clustering_precision"),
@@ -51,7 +51,7 @@ def test_ot_autoencoder_learns_digits_and_records_sinkhorn(tmp_path):
 
 def test_raw_pixel_kmeans_baseline_is_scikit_learns_kmeans(tmp_path):
     cfg = compose_config("+experiment=digits_kmeans", *QUIET)
-    results = train_and_evaluate(cfg, tmp_path)
+    results = run(cfg, tmp_path)
     data = load_dataset(cfg.dataset, cfg.seed)
     flat = lambda x: x.reshape(len(x), -1).astype(np.float64)  # noqa: E731
     model = KMeans(10, n_init=10, random_state=cfg.seed).fit(flat(data.x_train))
@@ -71,7 +71,7 @@ def test_a_step_whose_sinkhorn_did_not_converge_is_skipped(tmp_path):
         "head.threshold=1e-12",
         *QUIET,
     )
-    train_and_evaluate(cfg, tmp_path)
+    run(cfg, tmp_path)
     logs = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "loss" in r]
     assert [r["skipped"] for r in logs] == [1.0, 1.0]
     assert [r["sinkhorn_converged"] for r in logs] == [0.0, 0.0]
@@ -91,7 +91,7 @@ def test_a_step_whose_sinkhorn_did_not_converge_is_skipped(tmp_path):
 def test_bad_centroid_configs_are_one_clear_error(tmp_path, overrides, message):
     cfg = compose_config("+experiment=digits_ot", "train.steps=2", *overrides, *QUIET)
     with pytest.raises(UserError, match=message):
-        train_and_evaluate(cfg, tmp_path)
+        run(cfg, tmp_path)
 
 
 def test_cli_reports_a_bad_size_prior_in_one_line(tmp_path):

@@ -11,8 +11,8 @@ from runner_helpers import compose_config, run_cli
 
 from diffclust.data import DATASETS
 from diffclust.errors import UserError
-from diffclust.training.loop import train_and_evaluate
 from diffclust.training.records import read_jsonl
+from diffclust.training.train import train_and_evaluate
 
 QUICK = ("+experiment=digits_full", "loss.num_samples=50", "quiet=true")
 

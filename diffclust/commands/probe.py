@@ -17,7 +17,8 @@ HELP = "linear-probe transfer error of a run's best checkpoint (updates its resu
 
 def probe_run(run_dir: Path) -> dict:
     from diffclust.training.checkpoints import Checkpoints
-    from diffclust.training.loop import build_parts, transfer_probe
+    from diffclust.training.finish import transfer_probe
+    from diffclust.training.parts import build_parts
     from diffclust.training.records import write_results
 
     config_path = run_dir / ".hydra" / "config.yaml"
@@ -32,7 +33,7 @@ def probe_run(run_dir: Path) -> dict:
         best = checkpoints.best_step()
         if best is None:
             raise UserError(f"{run_dir} has no checkpoint to probe")
-        state = checkpoints.restore(best, parts.state)
+        state = checkpoints.restore(best, parts.init_state(cfg.seed))
     finally:
         checkpoints.close()
     probe = transfer_probe(parts, state, cfg.seed)

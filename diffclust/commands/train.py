@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
 from diffclust.config import register_configs
-from diffclust.config.preflight import check_overrides
+from diffclust.config.errors import config_error_line
 from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
 
@@ -22,7 +24,7 @@ FAILED: set[str] = set()  # run dirs of failed jobs, collected in the launching 
 
 @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
 def _train(cfg) -> None:
-    from diffclust.training.loop import train_and_evaluate  # JAX loads only when training
+    from diffclust.training import run  # JAX loads only when training
 
     for noisy in ("absl", "jax"):  # orbax logs every save, jax its backend search, at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -31,7 +33,7 @@ def _train(cfg) -> None:
     experiment = hydra_cfg.runtime.choices.get("experiment")
     (run_dir / "error.txt").unlink(missing_ok=True)  # from an earlier, failed attempt
     try:
-        results = train_and_evaluate(cfg, run_dir, experiment)
+        results = run(cfg, run_dir, experiment)
     except UserError as err:
         print(f"diffclust train: error: {err}", file=sys.stderr)
         (run_dir / "error.txt").write_text(f"{err}\n")  # a failed run says why, for tables
@@ -69,13 +71,13 @@ class ReportFailures(Callback):
 
 def main(argv: list[str]) -> int:
     register_configs()
-    try:
-        check_overrides(argv)
-    except UserError as err:
-        print(f"diffclust train: error: {err}", file=sys.stderr)
-        return 2
     sys.argv = ["diffclust train", *argv]
-    _train()
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises config errors instead of printing them
+    try:
+        _train()
+    except HydraException as err:  # the overrides do not compose into a valid config
+        print(f"diffclust train: error: {config_error_line(err)}", file=sys.stderr)
+        return 2
     if FAILED:
         failed = ", ".join(sorted(FAILED))
         print(f"diffclust train: {len(FAILED)} job(s) failed: {failed}", file=sys.stderr)

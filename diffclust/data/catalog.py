@@ -9,6 +9,7 @@ import numpy as np
 
 from diffclust.data import sources
 from diffclust.data.dataset import Dataset, scale_pixels, stratified_holdout, with_validation
+from diffclust.data.denoise import noisy_mixture
 from diffclust.data.tabular import read_table, standardize
 from diffclust.errors import UserError
 from diffclust.registry import Registry
@@ -94,11 +95,8 @@ def load_blobs(cfg: BlobsConfig, seed: int) -> Dataset:
 
 @DATASETS.register("denoise", DenoiseDataConfig)
 def load_denoise(cfg: DenoiseDataConfig, seed: int) -> Dataset:
-    from diffclust.experiments.denoise import PAPER_MEANS, noisy_mixture
-
     rng = np.random.default_rng(seed)
-    x, _ = noisy_mixture(rng, cfg.n_per_cluster, cfg.std, cfg.noise_dims)
-    y = np.repeat(np.arange(len(PAPER_MEANS)), cfg.n_per_cluster).astype(np.int32)
+    x, y = noisy_mixture(rng, cfg.n_per_cluster, cfg.std, cfg.noise_dims)
     third = len(y) // 3
     train, test = stratified_holdout(y, third, seed)
     return with_validation(

@@ -5,12 +5,13 @@
 * ``kmeans``: centres fitted by scikit-learn's k-means after training (the baselines).
 
 Every point is assigned to its nearest centre; the centres of all three start from k-means on
-the embedded training data (``init_centres``).
+the embedded training data (``fit``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -25,6 +26,8 @@ from diffclust.centroids import (
     soft_kmeans,
 )
 from diffclust.errors import UserError
+from diffclust.heads.base import AFTER, AT_START, AssigningHead
+from diffclust.losses import centroid
 
 
 @dataclass
@@ -79,73 +82,96 @@ class Centres(nn.Module):
 
 
 @dataclass(frozen=True)
-class CentroidHead:
-    cfg: OTConfig | SoftKMeansConfig | KMeansConfig
-    num_classes: int
-    assigns = True  # evaluated by its nearest-centre assignments
+class CentresHead(AssigningHead):
+    """Every point goes to its nearest centre (the head parameter ``centres``)."""
+
+    def assign(self, params, z: jax.Array) -> jax.Array:
+        return nearest_centre(z, params["centres"])
+
+    def fit_kmeans(self, z: np.ndarray, seed: int, **options) -> tuple[dict, np.ndarray]:
+        """k-means centres for embeddings ``z`` and the cluster of each row."""
+        model = kmeans(z, self.num_clusters, seed=seed, **options)
+        return {"centres": jnp.asarray(model.cluster_centers_, jnp.float32)}, model.labels_
+
+
+@dataclass(frozen=True)
+class KMeansHead(CentresHead):
+    """scikit-learn's k-means on the embedded training data after training (the baselines)."""
+
+    fit_when: ClassVar[str] = AFTER
 
     def __post_init__(self):
-        if self.cfg.name == "ot":
-            if self.cfg.on_nonconverged not in ("skip", "use"):
-                raise UserError(
-                    f"head.on_nonconverged={self.cfg.on_nonconverged!r}; use skip or use"
-                )
-            try:
-                check_momentum_start(self.cfg.momentum_start)
-            except ValueError as err:
-                raise UserError(f"head.{err} (null: plain Sinkhorn)") from None
-            if self.cfg.proportions is not None:
-                try:
-                    check_proportions(self.cfg.proportions, self.num_clusters)
-                except ValueError as err:
-                    raise UserError(
-                        f"head.proportions {err}; give {self.num_clusters} non-negative "
-                        "numbers summing to 1, or null for uniform"
-                    ) from None
+        if self.cfg.init not in ("k-means++", "random"):
+            raise UserError(f"head.init={self.cfg.init!r}; use k-means++ or random")
 
-    @property
-    def num_clusters(self) -> int:
-        return self.cfg.num_clusters or self.num_classes
+    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+        cfg = self.cfg
+        return self.fit_kmeans(z, seed, n_init=cfg.n_init, init=cfg.init, max_iter=cfg.max_iter)
+
+
+@dataclass(frozen=True)
+class TrainedCentresHead(CentresHead):
+    """Learnable centres, started by k-means (10 restarts) when the clustering loss starts,
+    then trained with the backbone on ``clustering_loss`` (the ``centroid`` loss)."""
+
+    losses: ClassVar[tuple[str, ...]] = ("centroid",)
+    fit_when: ClassVar[str] = AT_START
 
     @property
     def module(self) -> nn.Module:
         return Centres(self.num_clusters)
 
-    @property
-    def trained(self) -> bool:
-        """Whether a clustering loss trains the centres (kmeans only fits them after)."""
-        return self.cfg.name != "kmeans"
+    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+        return self.fit_kmeans(z, seed, n_init=10)
+
+    def loss(self, loss_cfg, params, z, labels, known, key):
+        return centroid(loss_cfg, *self.clustering_loss(params, z))
+
+
+@dataclass(frozen=True)
+class SoftKMeansHead(TrainedCentresHead):
+    def clustering_loss(self, params, z: jax.Array) -> tuple[jax.Array, dict]:
+        cfg = self.cfg
+        out = soft_kmeans(
+            z, params["centres"], epsilon=cfg.epsilon, relative_epsilon=cfg.relative_epsilon
+        )
+        return out.cost, {}
+
+
+@dataclass(frozen=True)
+class OTHead(TrainedCentresHead):
+    skip_hint: ClassVar[str] = (
+        "Sinkhorn did not converge; raise head.epsilon or head.max_iterations"
+    )
+
+    def __post_init__(self):
+        cfg = self.cfg
+        if cfg.on_nonconverged not in ("skip", "use"):
+            raise UserError(f"head.on_nonconverged={cfg.on_nonconverged!r}; use skip or use")
+        try:
+            check_momentum_start(cfg.momentum_start)
+        except ValueError as err:
+            raise UserError(f"head.{err} (null: plain Sinkhorn)") from None
+        if cfg.proportions is not None:
+            try:
+                check_proportions(cfg.proportions, self.num_clusters)
+            except ValueError as err:
+                raise UserError(
+                    f"head.proportions {err}; give {self.num_clusters} non-negative "
+                    "numbers summing to 1, or null for uniform"
+                ) from None
 
     def proportions(self) -> jax.Array:
         if self.cfg.proportions is None:
             return jnp.full((self.num_clusters,), 1.0 / self.num_clusters)
         return jnp.asarray(self.cfg.proportions, jnp.float32)
 
-    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
-        """k-means centres for embeddings ``z`` (the start of ot / soft_kmeans, the whole of
-        kmeans) and the cluster of each row."""
+    def clustering_loss(self, params, z: jax.Array) -> tuple[jax.Array, dict]:
+        """(the OT cost, metrics); metrics["skip"] is True when the step should not apply."""
         cfg = self.cfg
-        model = kmeans(
-            z,
-            self.num_clusters,
-            n_init=getattr(cfg, "n_init", 10),
-            seed=seed,
-            init=getattr(cfg, "init", "k-means++"),
-            max_iter=getattr(cfg, "max_iter", 300),
-        )
-        return {"centres": jnp.asarray(model.cluster_centers_, jnp.float32)}, model.labels_
-
-    def clustering_loss(self, head_params, z: jax.Array, key=None) -> tuple[jax.Array, dict]:
-        """(ℓ_c, metrics); metrics["skip"] is True when the step should not be applied."""
-        cfg, centres = self.cfg, head_params["centres"]
-        if cfg.name == "soft_kmeans":
-            out = soft_kmeans(
-                z, centres, epsilon=cfg.epsilon, relative_epsilon=cfg.relative_epsilon
-            )
-            return out.cost, {}
         out = ot_clustering(
             z,
-            centres,
+            params["centres"],
             self.proportions(),
             epsilon=cfg.epsilon,
             relative_epsilon=cfg.relative_epsilon,
@@ -161,15 +187,12 @@ class CentroidHead:
         }
         return out.cost, metrics
 
-    def assign(self, head_params, z: jax.Array) -> jax.Array:
-        return nearest_centre(z, head_params["centres"])
-
 
 def kmeans(
     z: np.ndarray,
     num_clusters: int,
-    n_init: int,
     seed: int,
+    n_init: int = 10,
     init: str = "k-means++",
     max_iter: int = 300,
 ):
@@ -181,7 +204,5 @@ def kmeans(
             f"k-means needs at least {num_clusters} points to place {num_clusters} centres, "
             f"got {len(z)}; raise head.init_samples"
         )
-    if init not in ("k-means++", "random"):
-        raise UserError(f"head.init={init!r}; use k-means++ or random")
     model = KMeans(num_clusters, init=init, n_init=n_init, max_iter=max_iter, random_state=seed)
     return model.fit(np.asarray(z, np.float64))

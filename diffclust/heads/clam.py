@@ -19,6 +19,7 @@ on an embedding of any scale (on a standardised table they are 0 and 1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -29,6 +30,8 @@ from diffclust.clam import Dynamics, FitOptions, Memories, assign, completion_lo
 from diffclust.clam.core import MASK_VALUES, mask_values
 from diffclust.clam.fit import INITS
 from diffclust.errors import UserError
+from diffclust.heads.base import AT_START, AssigningHead
+from diffclust.losses import centroid
 
 
 @dataclass
@@ -74,11 +77,10 @@ class MemoryParams(nn.Module):
 
 
 @dataclass(frozen=True)
-class ClamHead:
-    cfg: ClamConfig
-    num_classes: int
-    assigns = True
-    trained = True
+class ClamHead(AssigningHead):
+    losses: ClassVar[tuple[str, ...]] = ("none", "centroid")  # a table fit, or deep ClAM
+    fit_when: ClassVar[str] = AT_START
+    frozen: ClassVar[tuple[str, ...]] = ("shift", "scale")  # the fitted standardisation
 
     def __post_init__(self):
         cfg = self.cfg
@@ -95,10 +97,6 @@ class ClamHead:
             raise UserError(
                 f"head.alpha={cfg.alpha}; use 0 < alpha <= 1 (the energy then decreases)"
             )
-
-    @property
-    def num_clusters(self) -> int:
-        return self.cfg.num_clusters or self.num_classes
 
     @property
     def module(self) -> nn.Module:
@@ -163,14 +161,17 @@ class ClamHead:
         labels = np.asarray(self.assign(params, jnp.asarray(z)))
         return params, labels
 
-    def clustering_loss(self, head_params, z: jax.Array, key: jax.Array):
-        """Deep ClAM: the masked completion loss (eq. 9) of the batch embeddings."""
-        z = self.standard(head_params, z)
+    def loss(self, loss_cfg, params, z, labels, known, key):
+        """Deep ClAM (loss=centroid): the masked completion loss (eq. 9) of the batch
+        embeddings, the masked coordinates filled with the batch's mean, min or max."""
+        if loss_cfg.name == "none":
+            return super().loss(loss_cfg, params, z, labels, known, key)
+        z = self.standard(params, z)
         fill = jax.lax.stop_gradient(mask_values(z, self.cfg.mask_value))
-        loss = completion_loss(
-            self.memories(head_params), z, self.dynamics, key, self.cfg.mask_prob, fill
+        value = completion_loss(
+            self.memories(params), z, self.dynamics, key, self.cfg.mask_prob, fill
         )
-        return loss, {}
+        return centroid(loss_cfg, value, {})
 
     def assign(self, head_params, z: jax.Array) -> jax.Array:
         return assign(self.standard(head_params, z), self.memories(head_params), self.dynamics)

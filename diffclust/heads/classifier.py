@@ -1,13 +1,17 @@
-"""Cross-entropy baseline head: a dense layer on the embedding; clustering uses the embedding."""
+"""Cross-entropy baseline head: a dense layer on the embedding, trained on the known labels;
+evaluated like the forest head, by clustering its embedding."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
 
 from diffclust.forest import similarity
+from diffclust.heads.base import BatchHead
+from diffclust.losses import cross_entropy
 
 
 @dataclass
@@ -16,18 +20,17 @@ class ClassifierConfig:
 
 
 @dataclass(frozen=True)
-class ClassifierHead:
-    cfg: ClassifierConfig
-    num_classes: int
-    assigns = False  # evaluated by the spanning forest of its similarity
+class ClassifierHead(BatchHead):
+    losses: ClassVar[tuple[str, ...]] = ("cross_entropy",)
 
     @property
     def module(self) -> nn.Module:
         return nn.Dense(self.num_classes)
 
-    def logits(self, head_params, z: jax.Array) -> jax.Array:
-        return self.module.apply({"params": head_params}, z)
-
-    def similarity(self, head_params, z: jax.Array) -> jax.Array:
+    def similarity(self, params, z: jax.Array) -> jax.Array:
         """The baseline is evaluated like the forest head: its embedding is clustered."""
         return similarity(z)
+
+    def loss(self, loss_cfg, params, z, labels, known, key):
+        logits = self.module.apply({"params": params}, z)
+        return cross_entropy(loss_cfg, logits, labels, known)

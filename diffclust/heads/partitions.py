@@ -6,10 +6,12 @@ Table 7 lists the grids). They run on a whole table (``dataset.test_size=0``) af
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from diffclust.errors import UserError
+from diffclust.heads.base import AFTER, AssigningHead
 
 
 @dataclass
@@ -34,49 +36,49 @@ class AgglomerativeConfig:
 
 
 @dataclass(frozen=True)
-class PartitionHead:
-    cfg: SpectralConfig | AgglomerativeConfig
-    num_classes: int
-    assigns = True
-    trained = False
-    module = None
-    places_new_points = False  # it partitions the points it is fitted on, nothing else
+class PartitionHead(AssigningHead):
+    """A scikit-learn clustering of the points it is fitted on (after training)."""
 
+    fit_when: ClassVar[str] = AFTER
+    places_new_points: ClassVar[bool] = False
+
+    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+        try:
+            labels = self.model(seed).fit_predict(np.asarray(z, np.float64))
+        except ValueError as err:  # e.g. an unknown affinity or linkage name
+            raise UserError(f"head={self.cfg.name}: {err}") from None
+        return {}, labels.astype(np.int32)
+
+
+@dataclass(frozen=True)
+class SpectralHead(PartitionHead):
+    def model(self, seed: int):
+        from sklearn.cluster import SpectralClustering
+
+        cfg = self.cfg
+        return SpectralClustering(
+            self.num_clusters,
+            affinity=cfg.affinity,
+            gamma=cfg.gamma,
+            n_neighbors=cfg.n_neighbors,
+            assign_labels=cfg.assign_labels,
+            n_init=cfg.n_init,
+            random_state=seed,
+        )
+
+
+@dataclass(frozen=True)
+class AgglomerativeHead(PartitionHead):
     def __post_init__(self):
         cfg = self.cfg
-        if cfg.name == "agglomerative" and cfg.linkage == "ward" and cfg.metric != "euclidean":
+        if cfg.linkage == "ward" and cfg.metric != "euclidean":
             raise UserError(
                 f"head.linkage=ward needs head.metric=euclidean (got {cfg.metric}); "
                 "choose complete, average or single linkage for other metrics"
             )
 
-    @property
-    def num_clusters(self) -> int:
-        return self.cfg.num_clusters or self.num_classes
+    def model(self, seed: int):
+        from sklearn.cluster import AgglomerativeClustering
 
-    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
-        from sklearn.cluster import AgglomerativeClustering, SpectralClustering
-
-        cfg, z = self.cfg, np.asarray(z, np.float64)
-        if cfg.name == "spectral":
-            model = SpectralClustering(
-                self.num_clusters,
-                affinity=cfg.affinity,
-                gamma=cfg.gamma,
-                n_neighbors=cfg.n_neighbors,
-                assign_labels=cfg.assign_labels,
-                n_init=cfg.n_init,
-                random_state=seed,
-            )
-        else:
-            model = AgglomerativeClustering(
-                self.num_clusters, metric=cfg.metric, linkage=cfg.linkage
-            )
-        try:
-            labels = model.fit_predict(z)
-        except ValueError as err:  # e.g. an unknown affinity or linkage name
-            raise UserError(f"head={cfg.name}: {err}") from None
-        return {}, labels.astype(np.int32)
-
-    def assign(self, head_params, z):
-        raise UserError(f"head={self.cfg.name} cannot place new points")
+        cfg = self.cfg
+        return AgglomerativeClustering(self.num_clusters, metric=cfg.metric, linkage=cfg.linkage)

@@ -87,21 +87,26 @@ class LinearConfig:
     name: str = "linear"
     embedding_dim: int = 2
     use_bias: bool = False
+    init_std: float | None = None  # weights ~ N(0, init_std^2); None: LeCun normal
 
 
 class Linear(nn.Module):
     embedding_dim: int
     use_bias: bool
+    init_std: float | None = None
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         x = x.reshape(x.shape[0], -1)
-        return nn.Dense(self.embedding_dim, use_bias=self.use_bias)(x)
+        init = nn.initializers.lecun_normal()
+        if self.init_std is not None:
+            init = nn.initializers.normal(self.init_std)
+        return nn.Dense(self.embedding_dim, use_bias=self.use_bias, kernel_init=init)(x)
 
 
 @BACKBONES.register("linear", LinearConfig)
 def linear(cfg: LinearConfig, input_shape: tuple[int, ...]) -> nn.Module:
-    return Linear(cfg.embedding_dim, cfg.use_bias)
+    return Linear(cfg.embedding_dim, cfg.use_bias, cfg.init_std)
 
 
 @BACKBONES.register("lenet", LeNetConfig)

@@ -27,6 +27,14 @@ def eval_batches(num: int, batch_size: int, limit: int | None = None) -> list[np
     return [np.arange(i * batch_size, (i + 1) * batch_size) for i in range(count)]
 
 
+def embed_all(fn, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``fn`` (a compiled function of a batch: an embedding, assignments) over all rows of
+    ``x`` in batches, as one numpy array."""
+    return np.concatenate(
+        [np.asarray(fn(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+    )
+
+
 def augment_images(images: np.ndarray, seed: int, step: int, pad: int = 4) -> np.ndarray:
     """CIFAR-style augmentation of a (B, H, W, C) batch: pad ``pad`` pixels with zeros, random
     crop back to (H, W), random horizontal flip; seeded by (seed, step)."""

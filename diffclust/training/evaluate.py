@@ -11,7 +11,6 @@ import numpy as np
 
 from diffclust.forest import clustering_error, spanning_forest
 from diffclust.training.batches import eval_batches
-from diffclust.training.probe import embed_all
 
 
 def batch_clustering_error(similarity: jax.Array, labels: jax.Array, k: int) -> jax.Array:
@@ -43,12 +42,6 @@ def unsupervised_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
     np.add.at(table, (clusters, labels), 1)
     rows, cols = linear_sum_assignment(table, maximize=True)
     return float(table[rows, cols].sum() / len(labels))
-
-
-def assignment_metrics(assign, x: np.ndarray, y: np.ndarray, cfg) -> dict:
-    """Metrics of a head that assigns every point to a cluster (``assign(x_batch) -> ints``)
-    over a split; see :func:`partition_metrics`."""
-    return partition_metrics(embed_all(assign, x), y, cfg)
 
 
 def partition_metrics(

@@ -13,12 +13,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 
-def embed_all(embed_fn, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return np.concatenate(
-        [np.asarray(embed_fn(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
-    )
-
-
 def probe_error(
     train_z: np.ndarray, train_y: np.ndarray, test_z: np.ndarray, test_y: np.ndarray, seed: int
 ) -> dict:

@@ -60,11 +60,11 @@ def mask_inputs(x: jax.Array, rate: float, key: jax.Array) -> jax.Array:
 
 
 def make_train_step(
-    backbone, head, loss_fn, optimizer, clustering: bool = True, input_noise: float = 0.0
+    backbone, head, loss_cfg, optimizer, clustering: bool = True, input_noise: float = 0.0
 ):
     """``train_step(state, x, y, known, key) -> (state, loss, metrics)``.
 
-    With an auto-encoder the loss is ℓ_r + (the configured loss, already weighted);
+    The loss is ``head.loss(loss_cfg, ...)``; with an auto-encoder, ℓ_r + that loss;
     ``clustering=False`` drops the latter (pre-training). ``input_noise`` makes it a denoising
     auto-encoder: the encoder sees masked inputs, the decoder must give back the clean ones.
     A step whose loss reports ``metrics["skip"]`` (e.g. a Sinkhorn that did not converge)
@@ -78,7 +78,7 @@ def make_train_step(
         z, batch_stats = embed(backbone, params, batch_stats, x_in, train=True)
         loss, metrics = jnp.zeros((), z.dtype), {}
         if clustering:
-            loss, metrics = loss_fn(head, params["head"], z, y, known, key)
+            loss, metrics = head.loss(loss_cfg, params["head"], z, y, known, key)
         if autoencoder:
             recon = reconstruction_loss(backbone, params, z, x)
             loss, metrics = loss + recon, {**metrics, "reconstruction": recon}
@@ -111,15 +111,3 @@ def make_embed(backbone):
         return embed(backbone, state["params"], state["batch_stats"], x, train=False)[0]
 
     return embed_eval
-
-
-def make_embed_then(backbone, head_fn):
-    """jit ``(state, x) -> head_fn(head_params, embedding of x)``, e.g. ``head.similarity``
-    (forest heads) or ``head.assign`` (centroid heads)."""
-
-    @jax.jit
-    def embed_then(state, x):
-        z, _ = embed(backbone, state["params"], state["batch_stats"], x, train=False)
-        return head_fn(state["params"]["head"], z)
-
-    return embed_then

@@ -1,0 +1,32 @@
+"""Hydra's and OmegaConf's configuration errors as one line each, told apart by their type
+(and the attributes each type carries), never by parsing their text."""
+
+from __future__ import annotations
+
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic"
+
+
+def config_error_line(err: HydraException) -> str:
+    """What is wrong with the overrides, and how to fix it, in one line."""
+    cause = err.__cause__
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
+        group, _, name = err.missing_cfg_file.rpartition("/")
+        return f"unknown {group} option '{name}'; choose one of: {', '.join(err.options)}"
+    if isinstance(err, OverrideParseException):
+        detail = _first_line(cause or err)
+        return f"cannot parse an override ({detail}); quote special characters, see {GRAMMAR}"
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)):
+        return (
+            f"{cause.full_key}: {_first_line(cause)}; check its spelling (the keys of a config: "
+            "diffclust train ... --cfg job)"
+        )
+    if isinstance(cause, OmegaConfBaseException) and cause.full_key:
+        return f"{cause.full_key}: {_first_line(cause)}"
+    return _first_line(err)
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0]

@@ -1,1 +1,0 @@
-"""Self-contained experiments that need no dataset download."""

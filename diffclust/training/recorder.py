@@ -1,0 +1,93 @@
+"""A run directory while a run writes it: checkpoints, metrics.jsonl, clock.json, the logger
+and results.json, and the early-stopping bookkeeping that reads them back on resume."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from diffclust.loggers import build_logger
+from diffclust.training.checkpoints import Checkpoints
+from diffclust.training.records import Records, read_clock, read_jsonl, write_clock, write_results
+
+
+class Recorder:
+    """Opens ``run_dir`` for the run ``cfg`` (a resumed one from its latest checkpoint).
+
+    ``checkpoints=False`` (whole-table fits: nothing is trained) keeps no checkpoints."""
+
+    def __init__(self, cfg, run_dir: Path, experiment: str | None, checkpoints: bool = True):
+        self.run_dir, self.experiment = run_dir, experiment
+        self.started = time.time()
+        self.checkpoints = Checkpoints(run_dir, cfg.resume) if checkpoints else None
+        self.resumed_from = self.checkpoints.latest_step() if cfg.resume and checkpoints else None
+        self.records = Records(run_dir, self.resumed_from)
+        self.earlier_s = read_clock(run_dir, self.resumed_from)  # segments before this one
+        self.config = OmegaConf.to_container(cfg, resolve=True)
+        self.logger = build_logger(cfg.logger, run_dir, self.config, experiment or run_dir.name)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.close()
+        self.logger.finish()
+
+    def restore_latest(self, state: dict) -> tuple[dict, int]:
+        """(state, first step to run): the latest checkpoint's when resuming."""
+        if self.resumed_from is None:
+            return state, 0
+        return self.checkpoints.restore(self.resumed_from, state), self.resumed_from
+
+    def log(self, record: dict) -> None:
+        self.records.append(record)
+        self.logger.log(record)
+
+    def save(self, step: int, state: dict, val_error: float) -> None:
+        self.checkpoints.save(step, state, val_error)
+        write_clock(self.run_dir, step, self.elapsed_s())
+
+    def elapsed_s(self) -> float:
+        """Wall time of the run: every earlier segment up to its checkpoint, and this one."""
+        return self.earlier_s + time.time() - self.started
+
+    def latest_step(self) -> int | None:
+        return self.checkpoints.latest_step()
+
+    def restore(self, step: int, state: dict) -> dict:
+        return self.checkpoints.restore(step, state)
+
+    def best_checkpoint(self) -> int | None:
+        return self.checkpoints.best_step()
+
+    def evaluations(self) -> list[dict]:
+        """The validation records kept so far (a resumed run's, up to its checkpoint)."""
+        return [r for r in read_jsonl(self.records.path) if "val_clustering_error" in r]
+
+    def write_results(self, results: dict) -> None:
+        write_results(self.run_dir, results)
+
+
+class EarlyStopping:
+    """The best validation clustering error so far and its step; stop after ``patience``
+    steps without improvement (``select=best``; ``select=last`` never stops early)."""
+
+    def __init__(self, select: str, patience: int, evaluations: list[dict]):
+        self.select, self.patience = select, patience
+        self.best_error, self.best_step = math.inf, 0
+        for record in evaluations:
+            self.update(record["step"], record["val_clustering_error"])
+
+    def update(self, step: int, error: float) -> bool:
+        """Records an evaluation; True when training should stop."""
+        if error < self.best_error:
+            self.best_error, self.best_step = error, step
+        return self.select == "best" and step - self.best_step >= self.patience
+
+    @property
+    def evaluated(self) -> bool:
+        return math.isfinite(self.best_error)
