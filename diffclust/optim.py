@@ -13,13 +13,17 @@ OPTIMIZERS: Registry = Registry("optim")
 
 @dataclass
 class AdamWConfig:
-    """AdamW with the forest paper's defaults (lr 3e-4, betas (0.9, 0.999), decay 1e-4)."""
+    """Adam with weight decay, the forest paper's defaults (lr 3e-4, betas (0.9, 0.999),
+    decay 1e-4). The paper says "Adam with an l2 weight decay"; its published code's
+    ``--optimizer adamw`` is ``optax.adamw``, decoupled decay (Loshchilov & Hutter), our
+    default. ``decoupled=false`` adds the l2 term to the gradient before Adam instead."""
 
     name: str = "adamw"
     lr: float = 3e-4
     b1: float = 0.9
     b2: float = 0.999
     weight_decay: float = 1e-4  # 0: plain Adam
+    decoupled: bool = True
     decay_every: int | None = None  # step decay: lr x decay_factor every this many steps
     decay_factor: float = 0.5
 
@@ -33,7 +37,10 @@ def learning_rate(cfg) -> optax.Schedule | float:
 @OPTIMIZERS.register("adamw", AdamWConfig)
 def adamw(cfg: AdamWConfig) -> optax.GradientTransformation:
     lr = learning_rate(cfg)
-    return optax.adamw(lr, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay)
+    if cfg.decoupled:
+        return optax.adamw(lr, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay)
+    adam = optax.adam(lr, b1=cfg.b1, b2=cfg.b2)
+    return optax.chain(optax.add_decayed_weights(cfg.weight_decay), adam)
 
 
 @dataclass
