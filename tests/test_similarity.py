@@ -48,3 +48,23 @@ def test_clustering_error_is_the_mean_absolute_difference():
     M_pred = target_from_labels(jnp.array([0, 0, 0, 1]))
     assert float(clustering_error(M_pred, M_true)) == pytest.approx(6 / 16)
     assert float(clustering_error(M_true, M_true)) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["sqeuclidean", "cosine"])
+def test_temperature_scales_the_standardised_similarity(kind):
+    # Standardising first would divide tau out again; after it, tau is the scale of S
+    # against the perturbation noise (the forest of S / tau + sigma N is that of
+    # S + sigma tau N).
+    S = similarity(jnp.asarray(Z), kind)
+    np.testing.assert_allclose(
+        similarity(jnp.asarray(Z), kind, temperature=4.0), S / 4.0, rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqeuclidean", "cosine", "exp"])
+def test_gradient_is_finite_when_the_embeddings_collapse(kind):
+    # Every row equal: S is constant, its std 0; d std / d S would be 0 / 0 with a plain
+    # sqrt, so the gradient was NaN. The collapsed S carries no signal: its gradient is 0.
+    collapsed = jnp.ones((6, 3))
+    g = jax.grad(lambda Z: jnp.sum(similarity(Z, kind) * jnp.arange(36.0).reshape(6, 6)))(collapsed)
+    assert np.isfinite(g).all()

@@ -27,26 +27,30 @@ def similarity(
     * ``"cosine"``: :math:`\Sigma_{ij} = \langle z_i, z_j\rangle / (\|z_i\|\|z_j\|)`;
     * ``"exp"``: :math:`\Sigma_{ij} = \exp(-\|z_i - z_j\|^2 / \tau)` (METHODS.md §1).
 
-    ``temperature`` :math:`\tau` divides the first two kinds (default 1). With ``standardize``,
-    :math:`\Sigma \leftarrow (\Sigma - \mathrm{mean}\,\Sigma) / \mathrm{std}\,\Sigma` over all
-    n^2 entries as in the reference code, so that the noise scale sigma does not depend on
-    the embedding scale.
+    With ``standardize``, :math:`\Sigma \leftarrow (\Sigma - \mathrm{mean}\,\Sigma) /
+    \mathrm{std}\,\Sigma` over all n^2 entries as in the reference code, so that the noise
+    scale sigma does not depend on the embedding scale (std is
+    :math:`\sqrt{\mathrm{var} + 10^{-12}}`: finite gradients when the embeddings collapse).
+    ``temperature`` :math:`\tau` (default 1) divides the first two kinds after the
+    standardisation, which would otherwise undo it: it sets the scale of :math:`\Sigma`
+    against the noise, as sigma x tau would.
     """
     if jnp.ndim(Z) != 2:
         raise ValueError(f"Z must be an (n, d) matrix of embeddings, got shape {jnp.shape(Z)}.")
     tau = 1.0 if temperature is None else temperature
     if kind == "sqeuclidean":
-        S = -_sqdist(Z) / tau
+        S = -_sqdist(Z)
     elif kind == "cosine":
         U = Z / jnp.maximum(jnp.linalg.norm(Z, axis=-1, keepdims=True), 1e-12)
-        S = U @ U.T / tau
+        S = U @ U.T
     elif kind == "exp":
         S = jnp.exp(-_sqdist(Z) / tau)
     else:
         raise ValueError(f"kind must be one of {SIMILARITY_KINDS}, got {kind!r}.")
     if standardize:
-        S = (S - jnp.mean(S)) / (jnp.std(S) + 1e-12)
-    return S
+        centred = S - jnp.mean(S)
+        S = centred / jnp.sqrt(jnp.mean(centred**2) + 1e-12)
+    return S if kind == "exp" else S / tau
 
 
 def clustering_error(M_pred: jax.Array, M_true: jax.Array) -> jax.Array:
