@@ -8,7 +8,6 @@ Fenchel–Young loss with SGD (lr 0.01, batch 32, epsilon 0.1, B = 1000 in the p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
@@ -17,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffclust.forest import clustering_error, partial_fy_loss, similarity, spanning_forest
+from diffclust.strict_json import dumps
 
 # The means sampled in the paper's run (appendix §11).
 PAPER_MEANS = np.array(
@@ -97,4 +97,4 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
     cfg = DenoiseConfig(**vars(parser.parse_args(argv)))
     for record in run(cfg):
-        print(json.dumps(record), flush=True)
+        print(dumps(record), flush=True)
