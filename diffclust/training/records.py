@@ -1,7 +1,7 @@
-"""A run's files: metrics.jsonl (one record per log or evaluation), results.json, and
-clock.json (the training time up to the latest checkpoint, so a resumed run reports its
-whole wall time). Every file is strict JSON (NaN and inf written as null, see
-diffclust/strict_json.py).
+"""A run's files: its config (see :func:`run_config_path`), metrics.jsonl (one record per log
+or evaluation), results.json, and clock.json (the training time up to the latest checkpoint,
+so a resumed run reports its whole wall time). Every JSON file is strict JSON (NaN and inf
+written as null, see diffclust/strict_json.py).
 
 A kill while a record is written can leave the last line of metrics.jsonl torn: reading
 drops that line with a warning (a resume then rewrites the file without it); a bad line
@@ -18,6 +18,18 @@ from diffclust.errors import UserError
 from diffclust.strict_json import dumps
 
 log = logging.getLogger(__name__)
+
+RUN_CONFIG = "config.yaml"  # the config that produced the run, written by diffclust
+HYDRA_CONFIG = ".hydra/config.yaml"  # Hydra's copy: the record of runs written before
+
+
+def run_config_path(run_dir: Path) -> Path | None:
+    """The file that records ``run_dir``'s config: the run's own ``config.yaml`` if it has
+    one, else Hydra's ``.hydra/config.yaml`` (older runs); None if neither exists."""
+    for name in (RUN_CONFIG, HYDRA_CONFIG):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    return None
 
 
 class Records:
