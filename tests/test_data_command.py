@@ -2,8 +2,14 @@
 against the loader itself), honours --data-dir, prints no third-party warnings, and
 `data prepare` takes only tensorflow-datasets' datasets; `~` in dataset.data_dir expands."""
 
+import os
+import shlex
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 from runner_helpers import CLAM_DATA, compose_config, run_cli
 from test_data import fake_mnist_dir
 
@@ -121,8 +127,6 @@ def test_tilde_in_data_dir_is_the_home_folder(data_dir, monkeypatch):
 
 
 def test_the_command_composes_each_option_as_training_does():
-    from omegaconf import OmegaConf
-
     from diffclust.commands import data
     from diffclust.config.schema import CONF_DIR
 
@@ -130,3 +134,15 @@ def test_the_command_composes_each_option_as_training_does():
     for name, cfg in dataset_configs(None).items():
         trained = compose_config(f"dataset={name}").dataset
         assert OmegaConf.to_container(cfg) == OmegaConf.to_container(trained), name
+
+
+def test_the_readme_train_examples_parse_as_hydra_overrides():
+    # The README's `dataset.data_dir=~/data/mnist` failed to parse (Hydra's ~ is "delete").
+    parser = OverridesParser.create()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    examples = [line.split("#")[0] for line in readme.splitlines()]
+    examples = [line for line in examples if line.startswith("diffclust train ")]
+    assert any("dataset.data_dir=$HOME" in line for line in examples)
+    for line in examples:  # as the shell passes them: $HOME expanded, quotes removed
+        words = shlex.split(os.path.expandvars(line))[2:]
+        parser.parse_overrides([w for w in words if w not in ("...", "-m", "--cfg", "job")])
