@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,24 @@ class NullLogger:
         pass
 
 
+WANDB_ID = "wandb_id.txt"
+
+
+def wandb_run_id(run_dir: Path) -> str:
+    """The wandb run id of ``run_dir``: the one kept in RUN/wandb_id.txt, or a new one written
+    there, so that every segment of a resumed run logs to the same wandb run."""
+    path = run_dir / WANDB_ID
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    run_id = secrets.token_hex(6)  # wandb ids: letters and digits, unique per project
+    path.write_text(run_id + "\n")
+    return run_id
+
+
 class WandbLogger:
+    """A run directory is one wandb run: logging to it again (a resume) continues that run
+    (``resume="allow"`` with its kept id; offline, ``wandb sync`` merges the segments)."""
+
     def __init__(self, cfg: WandbConfig, run_dir: Path, config: dict, name: str):
         import wandb
 
@@ -46,6 +64,8 @@ class WandbLogger:
             dir=str(run_dir),
             name=name,
             config=config,
+            id=wandb_run_id(run_dir),
+            resume="allow",
             reinit="finish_previous",
         )
 

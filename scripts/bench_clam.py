@@ -22,7 +22,6 @@ silhouette is null for one).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -39,6 +38,7 @@ from diffclust.clam import Dynamics, FitOptions, assign, fit_clam  # noqa: E402
 from diffclust.clam.core import MASK_VALUES  # noqa: E402
 from diffclust.clam.fit import INITS  # noqa: E402
 from diffclust.data import DATASETS, load_dataset  # noqa: E402
+from diffclust.strict_json import dumps  # noqa: E402
 from diffclust.training.evaluate import silhouette  # noqa: E402
 
 
@@ -86,7 +86,7 @@ def main() -> None:
     kmeans_s = time.perf_counter() - start
     points = args.silhouette_points
     print(
-        json.dumps(
+        dumps(
             {
                 "dataset": args.dataset,
                 "n": int(x.shape[0]),

@@ -10,7 +10,6 @@ plus fast_permuted_s for the permuted-noise sampler and the device.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
@@ -22,6 +21,7 @@ from diffclust.forest import partial_fy_loss, similarity, target_from_labels
 from diffclust.forest.noise import sample_noise
 from diffclust.forest.reference import _reference
 from diffclust.forest.targets import constraints_from_target
+from diffclust.strict_json import dumps
 
 # num_samples per batch size: the paper's B = 1000 at small n, fewer where n is large.
 DEFAULT_CASES = {32: 1000, 64: 1000, 128: 100, 256: 100, 512: 32, 1024: 32, 4096: 16}
@@ -107,7 +107,7 @@ def main() -> None:
             "fast_permuted_s": round(permuted_s, 5),
             "device": jax.devices()[0].device_kind,
         }
-        print(json.dumps(record), flush=True)
+        print(dumps(record), flush=True)
 
 
 if __name__ == "__main__":

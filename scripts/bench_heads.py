@@ -14,7 +14,6 @@ depends on the data, so it is reported with the times.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from diffclust.config import register_configs  # noqa: E402
 from diffclust.config.schema import CONF_DIR  # noqa: E402
+from diffclust.strict_json import dumps  # noqa: E402
 from diffclust.training.finish import fit_head  # noqa: E402
 from diffclust.training.parts import build_parts  # noqa: E402
 from diffclust.training.steps import make_train_step  # noqa: E402
@@ -92,7 +92,7 @@ def main() -> None:
         **heads,
         "ot_over_soft_kmeans": round(ratio, 3),
     }
-    print(json.dumps(report, indent=2))
+    print(dumps(report, indent=2))
 
 
 if __name__ == "__main__":

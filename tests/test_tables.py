@@ -217,3 +217,90 @@ def test_select_sets_aside_settings_that_leave_a_cluster_empty(tmp_path):
     out = run_cli(*args, "--select", "test.silhouette")
     assert out.returncode == 0, out.stderr
     assert "(every setting left a cluster empty)" in (tmp_path / "table.md").read_text()
+
+
+def test_a_key_no_run_records_is_an_error_listing_the_keys_that_exist(tmp_path):
+    for seed, value in enumerate([0.2, 0.3]):
+        make_run(tmp_path, f"r{seed}", config(250, "forest", seed), results(value))
+    make_run(tmp_path, "failed", config(250, "forest", 2), error="boom")
+    cases = {
+        ("--by", "sead"): "--by sead: no run records a value at sead (did you mean seed?)",
+        ("--metric", "test.clustering_eror"): "(did you mean test.clustering_error",
+        ("--by", "seed", "--select", "test.silhuette"): "--select test.silhuette: no run",
+        ("--by", "head"): "--by head: no run records a value at head",  # a group, not a value
+        ("--metric", "test.cluster_sizes"): "no run records a number at test.cluster_sizes",
+        ("--by", "seed", "--plot", "sead"): "--plot sead must be one of the --by keys",
+        ("--by", "seed", "--wide", "sead"): "--wide sead: must be among the --by keys",
+    }
+    for args, message in cases.items():
+        out = run_cli("tables", str(tmp_path), *args)
+        assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
+        assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    by = run_cli("tables", str(tmp_path), "--by", "sead").stderr
+    have = by.split("the runs have: ")[1].strip().split(", ")
+    assert {"seed", "head.name", "split.n_labelled", "experiment", "test.silhouette"} <= set(have)
+    assert "config.seed" not in have  # results.json's copy of the config is not listed twice
+    metric = run_cli("tables", str(tmp_path), "--metric", "x").stderr
+    have = metric.split("the runs have: ")[1].strip().split(", ")
+    assert set(have) == {"test.clustering_error", "test.silhouette", "wall_time_s"}
+    assert not (tmp_path / "table.md").exists()  # nothing written
+
+
+def results(error, **extra):
+    return {
+        "test": {"clustering_error": error, "silhouette": 1 - error, "cluster_sizes": [3, 0]},
+        "wall_time_s": 1.5,
+        "experiment": "digits_full",
+        "config": {"seed": 0},
+        "dataset": {"name": "digits", "transductive": False},
+        **extra,
+    }
+
+
+def test_keys_are_read_from_results_first_then_the_run_config(tmp_path):
+    for commit, seeds in (("aaa", [0, 1]), ("bbb", [2])):
+        for seed in seeds:
+            extra = {"provenance": {"commit": commit, "dirty": seed == 2}}
+            record = results(0.1 * seed, **extra)
+            make_run(tmp_path, f"r{seed}", config(250, "forest", seed), record)
+    by = ("--by", "experiment", "provenance.commit", "head.name")
+    out = run_cli("tables", str(tmp_path), *by)
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    assert "| digits_full | aaa | forest | 2 | 0.0500 ± 0.0707 |" in table
+    assert "| digits_full | bbb | forest | 1 | 0.2000 ± 0.0000 |" in table
+
+
+def test_the_run_own_config_wins_over_hydra_rewritten_one(tmp_path):
+    # A refused launch with seed=7 head.name=cosine rewrote Hydra's copy of a finished run;
+    # the run's own config.yaml still says what produced results.json.
+    run = make_run(tmp_path, "run", config(250, "forest", 7), results(0.1))
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config(5000, "cosine", 7)))
+    (run / "config.yaml").write_text(yaml.safe_dump(config(250, "forest", 0)))
+    own_only = tmp_path / "own_only"  # a run without Hydra's folder
+    own_only.mkdir()
+    (own_only / "config.yaml").write_text(yaml.safe_dump(config(250, "forest", 1)))
+    (own_only / "results.json").write_text(json.dumps(results(0.3)))
+    # Not runs: a config.yaml among other files (as wandb keeps one), and a corrupt results.
+    (tmp_path / "wandb" / "files").mkdir(parents=True)
+    (tmp_path / "wandb" / "files" / "config.yaml").write_text("seed: 9\n")
+    broken = make_run(tmp_path, "broken", config(250, "forest", 3))
+    (broken / "results.json").write_text('{"test": {"clustering_err')
+    out = run_cli("tables", str(tmp_path), "--by", "head.name", "split.n_labelled", "seed")
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    assert "| forest | 250 | 0 | 1 | 0.1000 ± 0.0000 |" in table
+    assert "| forest | 250 | 1 | 1 | 0.3000 ± 0.0000 |" in table
+    assert "cosine" not in table and "| 9 |" not in table
+    assert f"- failed: {broken} (unreadable results.json:" in table
+
+
+def test_run_config_path_prefers_the_run_own_record(tmp_path):
+    from diffclust.training.records import run_config_path
+
+    assert run_config_path(tmp_path) is None
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 7\n")
+    assert run_config_path(tmp_path) == tmp_path / ".hydra" / "config.yaml"
+    (tmp_path / "config.yaml").write_text("seed: 0\n")
+    assert run_config_path(tmp_path) == tmp_path / "config.yaml"

@@ -19,11 +19,13 @@ def probe_run(run_dir: Path) -> dict:
     from diffclust.training.checkpoints import Checkpoints
     from diffclust.training.finish import transfer_probe
     from diffclust.training.parts import build_parts
-    from diffclust.training.records import write_results
+    from diffclust.training.records import run_config_path, write_results
 
-    config_path = run_dir / ".hydra" / "config.yaml"
-    if not config_path.is_file():
-        raise UserError(f"{run_dir} is not a diffclust run directory (no .hydra/config.yaml)")
+    config_path = run_config_path(run_dir)
+    if config_path is None:
+        raise UserError(
+            f"{run_dir} is not a diffclust run directory (no config.yaml or .hydra/config.yaml)"
+        )
     cfg = OmegaConf.load(config_path)
     parts = build_parts(cfg)
     if not len(parts.split.holdout):

@@ -1,6 +1,8 @@
 """diffclust tables SWEEP_DIR [--by KEY ...] [--metric NAME ...] [--plot KEY]: mean ± std
-tables of the runs under SWEEP_DIR, grouped by config keys, from their own files (results.json
-and .hydra/config.yaml). Failed and unfinished runs are listed, never silently dropped.
+tables of the runs under SWEEP_DIR, grouped by keys of their own files: results.json first
+(experiment, dataset.source, provenance.commit, ...), then the run's config (config.yaml, or
+.hydra/config.yaml for older runs). A key that no run records is an error listing those that
+exist. Failed and unfinished runs are listed, never silently dropped.
 --plot KEY also draws each metric against that --by key, one line per value of the others;
 --range adds [min, max] to the Markdown cells (the CSV always has them); --welch KEY=A KEY=B
 adds Welch's t-test p-values between the groups that differ only in KEY.
@@ -22,13 +24,14 @@ DEFAULT_METRICS = ["test.clustering_error"]
 
 
 def main(argv: list[str]) -> int:
+    from diffclust.reports.keys import check_keys
     from diffclust.reports.runs import find_runs
     from diffclust.reports.select import select_best, wide
     from diffclust.reports.tables import csv_text, markdown, summarise, welch_tests
 
     parser = argparse.ArgumentParser(prog="diffclust tables", description=__doc__)
     parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--by", nargs="*", default=[], help="config keys, e.g. split.n_labelled")
+    parser.add_argument("--by", nargs="*", default=[], help="keys, e.g. split.n_labelled")
     parser.add_argument("--metric", nargs="*", default=None, help="e.g. probe.test_error")
     parser.add_argument("--out", type=Path, help="output stem (default SWEEP_DIR/table)")
     parser.add_argument("--plot", metavar="KEY", help="x axis of STEM.png: one of the --by keys")
@@ -49,6 +52,7 @@ def main(argv: list[str]) -> int:
         if args.versus is not None and args.wide is None:
             raise UserError("--versus VALUE compares columns of --wide KEY; give --wide too")
         runs = find_runs(args.sweep_dir)
+        check_keys(runs, args.by, args.metric or [], args.select)  # the keys a user named
         chosen, selection = runs, []
         if args.select:
             chosen, selection = select_best(runs, args.by, args.select)

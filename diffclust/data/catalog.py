@@ -1,7 +1,13 @@
-"""The ``dataset`` config group: one schema and one loader per option."""
+"""The ``dataset`` config group: one schema, one loader and one source lookup per option.
+
+``locate(cfg)`` says where ``load_dataset(cfg, seed)`` would read its data from (what it
+records as ``Dataset.source``) without reading it, through the loader's own lookup, or raises
+the loader's own UserError: `diffclust data` reports exactly what training would do.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +21,13 @@ from diffclust.errors import UserError
 from diffclust.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
+SOURCES: dict[str, Callable[..., str]] = {}  # option -> its loader's source lookup
+SKLEARN, SYNTHETIC = "sklearn", "synthetic"  # sources that are no file
+
+
+def _sources(names, lookup: Callable[..., str]) -> None:
+    for name in names:
+        SOURCES[name] = lookup
 
 
 @dataclass
@@ -70,7 +83,7 @@ def load_digits(cfg: DigitsConfig, seed: int) -> Dataset:
     y = bunch.target.astype(np.int32)
     train, test = stratified_holdout(y, cfg.test_size, seed)
     return with_validation(
-        "digits", x[train], y[train], x[test], y[test], cfg.val_size, seed, "sklearn"
+        "digits", x[train], y[train], x[test], y[test], cfg.val_size, seed, SKLEARN
     )
 
 
@@ -89,7 +102,7 @@ def load_blobs(cfg: BlobsConfig, seed: int) -> Dataset:
     x, y = x.astype(np.float32), y.astype(np.int32)
     train, test = stratified_holdout(y, cfg.test_size, seed)
     return with_validation(
-        "blobs", x[train], y[train], x[test], y[test], cfg.val_size, seed, "synthetic"
+        "blobs", x[train], y[train], x[test], y[test], cfg.val_size, seed, SYNTHETIC
     )
 
 
@@ -99,9 +112,11 @@ def load_denoise(cfg: DenoiseDataConfig, seed: int) -> Dataset:
     x, y = noisy_mixture(rng, cfg.n_per_cluster, cfg.std, cfg.noise_dims)
     third = len(y) // 3
     train, test = stratified_holdout(y, third, seed)
-    return with_validation(
-        "denoise", x[train], y[train], x[test], y[test], third, seed, "synthetic"
-    )
+    return with_validation("denoise", x[train], y[train], x[test], y[test], third, seed, SYNTHETIC)
+
+
+_sources(("digits",), lambda cfg: SKLEARN)
+_sources(("blobs", "denoise"), lambda cfg: SYNTHETIC)
 
 
 @dataclass
@@ -174,7 +189,8 @@ def table_dataset(name: str, x: np.ndarray, y: np.ndarray, cfg, seed: int, sourc
     )  # fmt: skip
 
 
-def load_table(cfg: TableConfig, seed: int) -> Dataset:
+def table_path(cfg: TableConfig) -> Path:
+    """The file a table option reads: ``file``, relative to ``data_dir`` (``~`` expanded)."""
     if cfg.file is None:
         raise UserError(f"dataset={cfg.name} needs dataset.file=PATH (and dataset.data_dir=DIR)")
     path = Path(cfg.file)
@@ -189,6 +205,11 @@ def load_table(cfg: TableConfig, seed: int) -> Dataset:
     if not path.is_file():
         where = f" (published at {cfg.url})" if cfg.url else ""
         raise UserError(f"{path} not found: dataset={cfg.name} needs {cfg.file}{where} there")
+    return path
+
+
+def load_table(cfg: TableConfig, seed: int) -> Dataset:
+    path = table_path(cfg)
     table = read_table(
         path, cfg.format, cfg.label_column, cfg.header, cfg.x_key, cfg.y_key, cfg.impute
     )
@@ -200,6 +221,7 @@ PAPER_TABLES = (
 )  # fmt: skip
 for _name in ("tabular", *PAPER_TABLES):
     DATASETS.register(_name, TableConfig)(load_table)
+_sources(("tabular", *PAPER_TABLES), lambda cfg: str(table_path(cfg)))
 
 
 def load_sklearn_table(cfg: SklearnTableConfig, seed: int) -> Dataset:
@@ -213,23 +235,36 @@ def load_sklearn_table(cfg: SklearnTableConfig, seed: int) -> Dataset:
     }
     bunch = loaders[cfg.name]()
     x = bunch.data.astype(np.float32)
-    return table_dataset(cfg.name, x, bunch.target, cfg, seed, "sklearn")
+    return table_dataset(cfg.name, x, bunch.target, cfg, seed, SKLEARN)
 
 
-for _name in ("iris", "wine", "breast_cancer", "digits_features"):
+SKLEARN_TABLES = ("iris", "wine", "breast_cancer", "digits_features")
+for _name in SKLEARN_TABLES:
     DATASETS.register(_name, SklearnTableConfig)(load_sklearn_table)
+_sources(SKLEARN_TABLES, lambda cfg: SKLEARN)
+
+
+def _find_feature_images(cfg: FeatureImagesConfig) -> sources.Found:
+    return sources.find("fashion_mnist", cfg.data_dir)
 
 
 @DATASETS.register("fashion_mnist_features", FeatureImagesConfig)
 def load_feature_images(cfg: FeatureImagesConfig, seed: int) -> Dataset:
-    found = sources.find("fashion_mnist", cfg.data_dir)
+    found = _find_feature_images(cfg)
     x_train, y_train, _, _ = found.arrays_fn()
     x = scale_pixels(x_train).reshape(len(x_train), -1)
     return table_dataset(cfg.name, x, y_train, cfg, seed, found.where)
 
 
+_sources(("fashion_mnist_features",), lambda cfg: _find_feature_images(cfg).where)
+
+
+def _find_images(cfg: ImageConfig) -> sources.Found:
+    return sources.find(cfg.name, cfg.data_dir)
+
+
 def load_images(cfg: ImageConfig, seed: int) -> Dataset:
-    found = sources.find(cfg.name, cfg.data_dir)
+    found = _find_images(cfg)
     x_train, y_train, x_test, y_test = found.arrays_fn()
     return with_validation(
         cfg.name,
@@ -243,10 +278,18 @@ def load_images(cfg: ImageConfig, seed: int) -> Dataset:
     )
 
 
-for _name in ("mnist", "fashion_mnist", "cifar10"):
+for _name in sources.TFDS_NAMES:
     DATASETS.register(_name, ImageConfig)(load_images)
+_sources(sources.TFDS_NAMES, lambda cfg: _find_images(cfg).where)
 
 
 def load_dataset(cfg, seed: int) -> Dataset:
     """The dataset named by ``cfg.name``, split with ``seed``."""
     return DATASETS.get(cfg.name)(cfg, seed)
+
+
+def locate(cfg) -> str:
+    """Where :func:`load_dataset` would read ``cfg``'s data from (its ``Dataset.source``),
+    found by the loader's own lookup without reading the data; its UserError otherwise."""
+    DATASETS.get(cfg.name)  # an unknown name: the registry's error
+    return SOURCES[cfg.name](cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,24 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    def checksum(self) -> str:
+        """sha256 of the arrays a run uses (x and y of train, validation and test, each with
+        its split, dtype and shape): the same data gives the same digest on any machine,
+        however it was read. On a whole table the splits are one array, hashed once."""
+        digest = hashlib.sha256()
+        seen: dict[int, str] = {}
+        for split in ("train", "val", "test"):
+            for kind in ("x", "y"):
+                name = f"{kind}_{split}"
+                array = getattr(self, name)
+                digest.update(f"{name} {array.dtype.str} {array.shape}".encode())
+                if id(array) in seen:  # transductive: x_val is x_train
+                    digest.update(f" = {seen[id(array)]}".encode())
+                    continue
+                seen[id(array)] = name
+                digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        return digest.hexdigest()
 
     def summary(self) -> dict:
         return {

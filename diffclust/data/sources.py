@@ -1,11 +1,14 @@
-"""Where image datasets come from, in order: the user's directory of the standard files, the
-Debian package location, then tensorflow-datasets' prepared data (``tfds.data_source``, which
+"""Where image datasets come from: the user's ``dataset.data_dir`` (the standard files, or
+tensorflow-datasets' data prepared there by `diffclust data prepare NAME --data-dir DIR`);
+without it, the Debian package location, then tfds' default data dir (``tfds.data_source``
 reads without importing TensorFlow). Nothing is ever downloaded here: see `diffclust data`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from diffclust.data.idx import read_idx
 from diffclust.errors import UserError
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
+TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10")  # tensorflow-datasets names of ours
 
 MNIST_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -69,25 +73,42 @@ def cifar_directory(directory: Path) -> Found | None:
 def _tfds_split(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
     import tensorflow_datasets as tfds
 
-    source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+    with _quiet_absl():
+        source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
     records = [source[i] for i in range(len(source))]
     images = np.stack([np.asarray(r["image"], np.uint8) for r in records])
     return images, np.asarray([r["label"] for r in records], np.int32)
 
 
-def tfds_prepared(name: str, data_dir: str | None = None) -> Found | None:
-    """tfds' prepared copy of ``name``, if there is one (never downloads)."""
+@contextlib.contextmanager
+def _quiet_absl() -> Iterator[None]:
+    """Silences tfds' absl warnings while probing for data that may well be absent (e.g.
+    "Variant folder ... has no dataset_info.json"): its absence is reported by us, once."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
-        import tensorflow_datasets as tfds
+        yield
+    finally:
+        logger.setLevel(level)
 
-        tfds.data_source(name, split="test", data_dir=data_dir, download=False)
+
+def tfds_prepared(name: str, data_dir: str | None = None) -> Found | None:
+    """tfds' prepared copy of ``name`` (in ``data_dir``, else tfds' default data dir), if
+    there is one (never downloads)."""
+    try:
+        with _quiet_absl():
+            import tensorflow_datasets as tfds
+
+            tfds.data_source(name, split="test", data_dir=data_dir, download=False)
     except Exception:  # tfds raises NotImplementedError, FileNotFoundError, ... when absent
         return None
 
     def arrays() -> Arrays:
         return (*_tfds_split(name, "train", data_dir), *_tfds_split(name, "test", data_dir))
 
-    return Found(arrays, f"tfds:{name}")
+    where = f"tfds:{name}" if data_dir is None else f"tfds:{name} in {data_dir}"
+    return Found(arrays, where)
 
 
 def find(name: str, data_dir: str | None) -> Found:
@@ -102,10 +123,13 @@ def find(name: str, data_dir: str | None) -> Found:
                 f"dataset.data_dir={data_dir} does not exist; point it at the folder that holds "
                 f"the {name} files, or remove the override to use the default locations"
             )
-        found = read_dir(directory)
+        found = read_dir(directory) or tfds_prepared(name, str(directory))
         if found is not None:
             return found
-        raise UserError(f"{directory} does not hold the {name} files: {expected_files(name)}")
+        raise UserError(
+            f"{directory} does not hold the {name} files: {expected_files(name)} (nor tfds' "
+            f"prepared {name})"
+        )
     if name in DEBIAN_DIRS:
         found = read_dir(DEBIAN_DIRS[name])
         looked.append(str(DEBIAN_DIRS[name]))

@@ -1,4 +1,4 @@
-"""Reading run directories: the resolved config, results.json, and what became of each run."""
+"""Reading run directories: the recorded config, results.json, and what became of each run."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from diffclust.errors import UserError
+from diffclust.training.records import HYDRA_CONFIG, RUN_CONFIG, run_config_path
+
+# Files only a run directory holds: a config.yaml beside one of them is a run's own record
+# (a config.yaml elsewhere, e.g. in wandb's files, is not).
+RUN_FILES = ("results.json", "error.txt", "metrics.jsonl", "checkpoints")
 
 
 @dataclass(frozen=True)
@@ -19,24 +24,52 @@ class Run:
     status: str  # "finished", "failed" (error.txt) or "unfinished"
     error: str | None = None
 
+    def value(self, key: str):
+        """The dotted ``key`` from results.json if it records it (``experiment``,
+        ``dataset.source``, ``provenance.commit``, ...), else from the run's config (``seed``,
+        ``head.name``, ...); KeyError if neither does."""
+        for tree in (self.results or {}, self.config):
+            try:
+                return lookup(tree, key)
+            except KeyError:
+                pass
+        raise KeyError(key)
+
+
+def run_dirs(root: Path) -> list[Path]:
+    """The run directories under ``root`` (``root`` included): those holding Hydra's
+    .hydra/config.yaml, or their own config.yaml beside a run file."""
+    found = {p.parent.parent for p in root.rglob(HYDRA_CONFIG)}
+    for path in root.rglob(RUN_CONFIG):
+        if path.parent.name != ".hydra" and any((path.parent / f).exists() for f in RUN_FILES):
+            found.add(path.parent)
+    return sorted(found)
+
+
+def read_run(path: Path) -> Run:
+    config_path = run_config_path(path)
+    try:
+        config = OmegaConf.to_container(OmegaConf.load(config_path), resolve=False)
+    except Exception as err:  # yaml's and omegaconf's errors: name the file instead
+        raise UserError(f"cannot read {config_path} ({err}); move that run aside") from None
+    results_path, error_path = path / "results.json", path / "error.txt"
+    if results_path.is_file():
+        try:
+            return Run(path, config, json.loads(results_path.read_text()), "finished")
+        except ValueError as err:
+            return Run(path, config, None, "failed", f"unreadable results.json: {err}")
+    if error_path.is_file():
+        return Run(path, config, None, "failed", error_path.read_text().strip())
+    return Run(path, config, None, "unfinished")
+
 
 def find_runs(root: Path) -> list[Run]:
-    """Every run under ``root`` (a directory holding .hydra/config.yaml), sorted by path."""
+    """Every run under ``root`` (see :func:`run_dirs`), sorted by path."""
     if not root.is_dir():
         raise UserError(f"{root} is not a directory; pass a sweep or run directory")
-    runs = []
-    for config_path in sorted(root.rglob(".hydra/config.yaml")):
-        path = config_path.parent.parent
-        config = OmegaConf.to_container(OmegaConf.load(config_path), resolve=False)
-        results_path, error_path = path / "results.json", path / "error.txt"
-        if results_path.is_file():
-            runs.append(Run(path, config, json.loads(results_path.read_text()), "finished"))
-        elif error_path.is_file():
-            runs.append(Run(path, config, None, "failed", error_path.read_text().strip()))
-        else:
-            runs.append(Run(path, config, None, "unfinished"))
+    runs = [read_run(path) for path in run_dirs(root)]
     if not runs:
-        raise UserError(f"no run directories (with .hydra/config.yaml) under {root}")
+        raise UserError(f"no run directories (with {RUN_CONFIG} or {HYDRA_CONFIG}) under {root}")
     return runs
 
 
@@ -48,3 +81,15 @@ def lookup(tree: dict, dotted: str):
             raise KeyError(dotted)
         node = node[part]
     return node
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """{'a.b': leaf} for every leaf of a nested dict."""
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -14,21 +14,10 @@ from collections import defaultdict
 import numpy as np
 
 from diffclust.errors import UserError
-from diffclust.reports.runs import Run, lookup
+from diffclust.reports.runs import Run, flatten, lookup
 from diffclust.reports.tables import group_key
 
 IGNORED = ("seed", "resume", "quiet", "train.pictures")  # not hyperparameters
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def _setting(run: Run) -> tuple:

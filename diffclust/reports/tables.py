@@ -12,11 +12,16 @@ from diffclust.errors import UserError
 from diffclust.reports.runs import Run, lookup
 
 
+def _hashable(value):
+    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
+
+
 def group_key(run: Run, keys: list[str]) -> tuple:
+    """The run's values of ``keys`` (results.json first, then its config: see Run.value)."""
     values = []
     for key in keys:
         try:
-            values.append(lookup(run.config, key))
+            values.append(_hashable(run.value(key)))
         except KeyError:
             values.append(None)  # e.g. split.n_labelled of a full-split run
     return tuple(values)

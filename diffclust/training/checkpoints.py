@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import orbax.checkpoint as ocp
@@ -9,6 +10,13 @@ import orbax.checkpoint as ocp
 from diffclust.errors import UserError
 
 METRIC = "val_clustering_error"
+
+
+def _error(metrics: dict) -> float:
+    """The checkpoint's validation error; inf for one saved before anything could be scored
+    (recorded as null: orbax writes its metrics as JSON, and inf is not JSON)."""
+    value = metrics[METRIC]
+    return math.inf if value is None else value
 
 
 class Checkpoints:
@@ -28,19 +36,20 @@ class Checkpoints:
         policy = ocp.checkpoint_managers.AnyPreservationPolicy(
             [
                 ocp.checkpoint_managers.LatestN(n=1),
-                ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: -m[METRIC], n=1),
+                ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: -_error(m), n=1),
             ]
         )
         options = ocp.CheckpointManagerOptions(
             preservation_policy=policy,
-            best_fn=lambda m: m[METRIC],
+            best_fn=_error,
             best_mode="min",
             enable_async_checkpointing=False,
         )
         self.manager = ocp.CheckpointManager(directory, options=options)
 
     def save(self, step: int, state, val_error: float) -> None:
-        self.manager.save(step, args=ocp.args.StandardSave(state), metrics={METRIC: val_error})
+        error = val_error if math.isfinite(val_error) else None  # NaN or inf: not scored
+        self.manager.save(step, args=ocp.args.StandardSave(state), metrics={METRIC: error})
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()

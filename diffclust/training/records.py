@@ -1,12 +1,35 @@
-"""A run's files: metrics.jsonl (one record per log or evaluation), results.json, and
-clock.json (the training time up to the latest checkpoint, so a resumed run reports its
-whole wall time)."""
+"""A run's files: its config (see :func:`run_config_path`), metrics.jsonl (one record per log
+or evaluation), results.json, and clock.json (the training time up to the latest checkpoint,
+so a resumed run reports its whole wall time). Every JSON file is strict JSON (NaN and inf
+written as null, see diffclust/strict_json.py).
+
+A kill while a record is written can leave the last line of metrics.jsonl torn: reading
+drops that line with a warning (a resume then rewrites the file without it); a bad line
+anywhere else is an error naming the file and line.
+"""
 
 from __future__ import annotations
 
 import json
-import math
+import logging
 from pathlib import Path
+
+from diffclust.errors import UserError
+from diffclust.strict_json import dumps
+
+log = logging.getLogger(__name__)
+
+RUN_CONFIG = "config.yaml"  # the config that produced the run, written by diffclust
+HYDRA_CONFIG = ".hydra/config.yaml"  # Hydra's copy: the record of runs written before
+
+
+def run_config_path(run_dir: Path) -> Path | None:
+    """The file that records ``run_dir``'s config: the run's own ``config.yaml`` if it has
+    one, else Hydra's ``.hydra/config.yaml`` (older runs); None if neither exists."""
+    for name in (RUN_CONFIG, HYDRA_CONFIG):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    return None
 
 
 class Records:
@@ -17,17 +40,39 @@ class Records:
         self.path = run_dir / "metrics.jsonl"
         if resume_step is not None and self.path.exists():
             kept = [r for r in read_jsonl(self.path) if r["step"] <= resume_step]
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            _write_atomically(self.path, "".join(dumps(r) + "\n" for r in kept))
         elif resume_step is None:
             self.path.write_text("")
 
     def append(self, record: dict) -> None:
         with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(dumps(record) + "\n")
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The records of a JSON-lines file (blank lines skipped). An unreadable last line, as a
+    kill while writing leaves it, is dropped with a warning; one elsewhere is a UserError."""
+    lines = [
+        (number, line)
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if line.strip()
+    ]
+    records = []
+    for index, (number, line) in enumerate(lines):
+        try:
+            record = json.loads(line)  # still reads the bare NaN of files written before
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as err:  # json.JSONDecodeError is a ValueError
+            if index == len(lines) - 1:
+                log.warning("%s: dropped its torn last line %d (%s)", path, number, err)
+                break
+            raise UserError(
+                f"{path}: line {number} is not a JSON record ({err}); only a torn last line "
+                "is dropped on its own: delete or repair that line"
+            ) from None
+        records.append(record)
+    return records
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -38,20 +83,13 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def write_results(run_dir: Path, results: dict) -> None:
-    _write_atomically(
-        run_dir / "results.json", json.dumps(results, indent=2, default=_plain) + "\n"
-    )
-
-
-def _plain(value):
-    value = float(value)
-    return None if math.isnan(value) else value
+    _write_atomically(run_dir / "results.json", dumps(results, indent=2) + "\n")
 
 
 def write_clock(run_dir: Path, step: int, elapsed_s: float) -> None:
     """Records that reaching checkpoint ``step`` took ``elapsed_s`` seconds of wall time."""
     clock = {"step": step, "elapsed_s": round(elapsed_s, 2)}
-    _write_atomically(run_dir / "clock.json", json.dumps(clock) + "\n")
+    _write_atomically(run_dir / "clock.json", dumps(clock) + "\n")
 
 
 def read_clock(run_dir: Path, step: int | None) -> float:
