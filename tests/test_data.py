@@ -139,8 +139,20 @@ def test_batches_are_a_function_of_seed_and_step():
 
 def test_eval_batches_are_full_batches_and_a_small_split_is_one_batch():
     batches = eval_batches(250, 100)
-    assert [b.tolist() for b in batches] == [list(range(100)), list(range(100, 200))]
+    assert [len(b) for b in batches] == [100, 100]
+    assert len(np.unique(np.concatenate(batches))) == 200  # disjoint rows of the split
+    assert [b.tolist() for b in eval_batches(250, 100)] == [b.tolist() for b in batches]
     assert len(eval_batches(250, 100, limit=1)) == 1
     # A 50-point validation split with batches of 100 was no batch at all: a NaN error.
     assert [b.tolist() for b in eval_batches(50, 100)] == [list(range(50))]
     assert eval_batches(0, 100) == []
+
+
+def test_eval_batches_mix_the_classes_of_a_table_sorted_by_class():
+    # Movement Libras lists its 360 rows as 15 classes of 24 in a row: consecutive batches
+    # of 64 would hold 3 or 4 classes and make one cluster look nearly right. A shuffled
+    # batch of 64 from 15 equal classes misses a given class with probability
+    # C(336, 64) / C(360, 64) = 0.008, so 0.11 of its 15 classes on average: at least 12
+    # in every batch (the order is seeded, so this holds or fails every time).
+    y = np.repeat(np.arange(15), 24)
+    assert all(len(np.unique(y[b])) >= 12 for b in eval_batches(360, 64))

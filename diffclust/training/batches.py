@@ -18,13 +18,15 @@ def batch_indices(num: int, batch_size: int, seed: int, step: int) -> np.ndarray
 
 
 def eval_batches(num: int, batch_size: int, limit: int | None = None) -> list[np.ndarray]:
-    """Consecutive full batches of an evaluation split (at most ``limit``). A split smaller
-    than one batch is one batch of all its points, so its error is a number, not the NaN mean
-    of no batches."""
+    """Full batches of an evaluation split (at most ``limit``) in a fixed shuffled order: a
+    file may list its rows by class (ecoli.data, movement_libras.csv), and consecutive rows
+    would then make batches of one or two classes. A split smaller than one batch is one
+    batch of all its points, so its error is a number, not the NaN mean of no batches."""
     if 0 < num < batch_size:
         return [np.arange(num)]
     count = num // batch_size if limit is None else min(limit, num // batch_size)
-    return [np.arange(i * batch_size, (i + 1) * batch_size) for i in range(count)]
+    order = np.random.default_rng(0).permutation(num)  # the same batches at every evaluation
+    return [np.sort(order[i * batch_size : (i + 1) * batch_size]) for i in range(count)]
 
 
 def embed_all(fn, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
