@@ -20,6 +20,7 @@ from diffclust.clam import (
     completion_loss,
     energy,
     fit_clam,
+    mask_values,
     recursion,
     trajectory,
 )
@@ -158,14 +159,31 @@ def test_fit_recovers_separated_clusters_and_keeps_the_lowest_loss_restart():
     fit = fit_clam(x, 4, dynamics, options, seed=0)
     labels = np.asarray(assign(jnp.asarray(x), fit.memories, dynamics))
     assert adjusted_rand_score(y, labels) > 0.95
-    assert fit.losses.shape == (4, 30)
+    assert fit.losses.shape == fit.table_losses.shape == (4, 30)
     assert (
-        fit.loss == pytest.approx(fit.losses.min())
-        and fit.best_restart == fit.losses.min(1).argmin()
+        fit.loss == pytest.approx(fit.table_losses.min())
+        and fit.best_restart == fit.table_losses.min(1).argmin()
     )
     # The same seed gives the same fit.
     again = fit_clam(x, 4, dynamics, options, seed=0)
     np.testing.assert_array_equal(again.memories.prototypes, fit.memories.prototypes)
+
+
+def test_fit_keeps_the_memories_whose_own_loss_is_lowest():
+    # With eq. 8 (no mask) the whole-table loss of given memories is a deterministic
+    # function: the kept memories, scored from scratch, must give the reported loss, and no
+    # epoch of any restart may have scored lower. (Ranking by the epoch's mean batch loss
+    # scored parameters that were still moving, not the ones kept.)
+    x, _ = make_blobs(200, n_features=4, centers=3, cluster_std=1.0, random_state=1)
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    dynamics = Dynamics(beta=1.0, alpha=0.1, steps=10)
+    options = FitOptions(epochs=15, batch_size=16, lr=0.05, restarts=3, mask_prob=0.0)
+    fit = fit_clam(x, 3, dynamics, options, seed=0)
+    fill = mask_values(jnp.asarray(x), "mean")
+    own = completion_loss(fit.memories, jnp.asarray(x), dynamics, jax.random.key(9), 0, fill)
+    # float32 sums of 800 squared errors of size ~0.1: relative rounding below 1e-5.
+    assert float(own) == pytest.approx(fit.loss, rel=1e-5)
+    assert fit.loss == pytest.approx(fit.table_losses.min(), rel=1e-6)
 
 
 def test_kmeans_plus_plus_draws_as_d2_sampling_does():

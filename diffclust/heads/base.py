@@ -12,9 +12,10 @@ A run drives a head through five steps:
 2. **training**: ``loss(loss_cfg, params, z, labels, known, key) -> (value, metrics)`` for
    each option of the ``loss`` group named in ``losses``. ``known`` marks the labels it may
    use; a boolean ``metrics["skip"]`` asks the step not to update.
-3. **fitting**: ``fit(z, seed) -> (params, clusters)`` on embedded training points, at the step
-   ``fit_step`` gives: never (None), when the clustering loss starts (then trained further),
-   or after training (``math.inf``).
+3. **fitting**: ``fit(z, seed) -> Fitted(params, clusters, history)`` on embedded training
+   points, at the step ``fit_step`` gives: never (None), when the clustering loss starts
+   (then trained further), or after training (``math.inf``); ``history`` (per-epoch losses
+   of an iterative fit) goes to metrics.jsonl.
 4. **validation**: ``evaluate(embed, params, x, y, cfg) -> metrics``, whose
    ``clustering_error`` early stopping and checkpoint selection read (lower is better).
 5. **test**: ``test(embed, params, data, cfg, seed, fit_clusters) -> (metrics, clusters)``;
@@ -32,7 +33,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -46,6 +47,14 @@ from diffclust.training.evaluate import clustering_metrics, partition_metrics
 Embed = Callable[[np.ndarray], jax.Array]
 
 NEVER, AT_START, AFTER = "never", "start", "after"  # values of Head.fit_when
+
+
+class Fitted(NamedTuple):
+    """What ``Head.fit`` found on the rows of ``z``."""
+
+    params: dict  # the head parameters
+    clusters: np.ndarray  # the cluster of each row
+    history: list[dict] = []  # per-epoch records of an iterative fit, e.g. {"fit_loss": ..}
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ class Head:
         """The ``none`` loss: nothing trains the head (an auto-encoder still reconstructs)."""
         return no_loss(loss_cfg, z)
 
-    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+    def fit(self, z: np.ndarray, seed: int) -> Fitted:
         raise UserError(f"head={self.cfg.name} is not fitted to data")  # fit_when is NEVER
 
     def fit_step(self, loss_name: str, pretrain_steps: int, steps: int) -> float | None:

@@ -26,7 +26,7 @@ from diffclust.centroids import (
     soft_kmeans,
 )
 from diffclust.errors import UserError
-from diffclust.heads.base import AFTER, AT_START, AssigningHead
+from diffclust.heads.base import AFTER, AT_START, AssigningHead, Fitted
 from diffclust.losses import centroid
 
 
@@ -88,10 +88,10 @@ class CentresHead(AssigningHead):
     def assign(self, params, z: jax.Array) -> jax.Array:
         return nearest_centre(z, params["centres"])
 
-    def fit_kmeans(self, z: np.ndarray, seed: int, **options) -> tuple[dict, np.ndarray]:
+    def fit_kmeans(self, z: np.ndarray, seed: int, **options) -> Fitted:
         """k-means centres for embeddings ``z`` and the cluster of each row."""
         model = kmeans(z, self.num_clusters, seed=seed, **options)
-        return {"centres": jnp.asarray(model.cluster_centers_, jnp.float32)}, model.labels_
+        return Fitted({"centres": jnp.asarray(model.cluster_centers_, jnp.float32)}, model.labels_)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class KMeansHead(CentresHead):
         if self.cfg.init not in ("k-means++", "random"):
             raise UserError(f"head.init={self.cfg.init!r}; use k-means++ or random")
 
-    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+    def fit(self, z: np.ndarray, seed: int) -> Fitted:
         cfg = self.cfg
         return self.fit_kmeans(z, seed, n_init=cfg.n_init, init=cfg.init, max_iter=cfg.max_iter)
 
@@ -121,7 +121,7 @@ class TrainedCentresHead(CentresHead):
     def module(self) -> nn.Module:
         return Centres(self.num_clusters)
 
-    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+    def fit(self, z: np.ndarray, seed: int) -> Fitted:
         return self.fit_kmeans(z, seed, n_init=10)
 
     def loss(self, loss_cfg, params, z, labels, known, key):

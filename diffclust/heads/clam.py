@@ -30,7 +30,7 @@ from diffclust.clam import Dynamics, FitOptions, Memories, assign, completion_lo
 from diffclust.clam.core import MASK_VALUES, mask_values
 from diffclust.clam.fit import INITS
 from diffclust.errors import UserError
-from diffclust.heads.base import AT_START, AssigningHead
+from diffclust.heads.base import AT_START, AssigningHead, Fitted
 from diffclust.losses import centroid
 
 
@@ -135,9 +135,9 @@ class ClamHead(AssigningHead):
         shift, scale = jax.lax.stop_gradient((head_params["shift"], head_params["scale"]))
         return (z - shift) / scale
 
-    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
-        """The paper's TrainClAM on standardised ``z``: (memories and standardisation as head
-        params, the cluster of each row)."""
+    def fit(self, z: np.ndarray, seed: int) -> Fitted:
+        """The paper's TrainClAM on standardised ``z``: memories and standardisation as head
+        params, the cluster of each row, the kept restart's losses by epoch."""
         if len(z) < self.num_clusters:
             raise UserError(
                 f"ClAM needs at least {self.num_clusters} points for {self.num_clusters} "
@@ -159,7 +159,14 @@ class ClamHead(AssigningHead):
             "scale": jnp.asarray(scale),
         }
         labels = np.asarray(self.assign(params, jnp.asarray(z)))
-        return params, labels
+        kept = fit.best_restart
+        history = [
+            {"fit_epoch": epoch + 1, "fit_loss": float(loss), "fit_table_loss": float(table)}
+            for epoch, (loss, table) in enumerate(
+                zip(fit.losses[kept], fit.table_losses[kept], strict=True)
+            )
+        ]
+        return Fitted(params, labels, history)
 
     def loss(self, loss_cfg, params, z, labels, known, key):
         """Deep ClAM (loss=centroid): the masked completion loss (eq. 9) of the batch

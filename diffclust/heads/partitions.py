@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 from diffclust.errors import UserError
-from diffclust.heads.base import AFTER, AssigningHead
+from diffclust.heads.base import AFTER, AssigningHead, Fitted
 
 
 @dataclass
@@ -42,12 +42,12 @@ class PartitionHead(AssigningHead):
     fit_when: ClassVar[str] = AFTER
     places_new_points: ClassVar[bool] = False
 
-    def fit(self, z: np.ndarray, seed: int) -> tuple[dict, np.ndarray]:
+    def fit(self, z: np.ndarray, seed: int) -> Fitted:
         try:
             labels = self.model(seed).fit_predict(np.asarray(z, np.float64))
         except ValueError as err:  # e.g. an unknown affinity or linkage name
             raise UserError(f"head={self.cfg.name}: {err}") from None
-        return {}, labels.astype(np.int32)
+        return Fitted({}, labels.astype(np.int32))
 
 
 @dataclass(frozen=True)

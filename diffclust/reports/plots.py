@@ -32,18 +32,31 @@ def tsne_picture(z: np.ndarray, labels: np.ndarray, path: Path, seed: int, title
 
 
 def curves_picture(records: list[dict], path: Path, title: str) -> None:
-    """Training loss and validation clustering error against the step (metrics.jsonl)."""
-    fig = Figure(figsize=(9, 3.5), layout="constrained")
-    loss_ax, val_ax = fig.subplots(1, 2)
-    losses = [(r["step"], r["loss"]) for r in records if "loss" in r]
-    evals = [(r["step"], r["val_clustering_error"]) for r in records if "val_clustering_error" in r]
-    for ax, points, label in ((loss_ax, losses, "training loss"), (val_ax, evals, "val error")):
-        if points:
-            steps, values = zip(*points, strict=True)
-            ax.plot(steps, values, marker="." if len(points) < 30 else None)
-        ax.set(xlabel="step", ylabel=label)
+    """What metrics.jsonl holds, one panel each: training loss and validation clustering
+    error against the step, and a head fit's losses against its epoch (ClAM)."""
+    panels = [
+        ("step", "training loss", [("loss", "training loss")]),
+        ("step", "validation clustering error", [("val_clustering_error", "val error")]),
+        ("head fit epoch", "head fit loss", [("fit_loss", "mean batch loss"),
+                                             ("fit_table_loss", "whole-table loss")]),
+    ]  # fmt: skip
+    x_key = {"step": "step", "head fit epoch": "fit_epoch"}
+    shown = [p for p in panels if any(key in r for r in records for key, _ in p[2])]
+    fig = Figure(figsize=(4.5 * max(len(shown), 1), 3.5), layout="constrained")
+    axes = fig.subplots(1, max(len(shown), 1), squeeze=False)[0]
+    for ax, (x_label, y_label, curves) in zip(axes, shown, strict=False):
+        for key, label in curves:
+            points = [(r[x_key[x_label]], r[key]) for r in records if r.get(key) is not None]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, marker="." if len(points) < 30 else None, label=label)
+        if len(curves) > 1:
+            ax.legend(frameon=False, fontsize="small")
+        ax.set(xlabel=x_label, ylabel=y_label)
         ax.grid(alpha=0.3)
-    val_ax.set_ylabel("validation clustering error")
+    if not shown:
+        axes[0].text(0.5, 0.5, "nothing recorded", ha="center", va="center")
+        axes[0].set_axis_off()
     fig.suptitle(title)
     fig.savefig(path, dpi=120)
 

@@ -33,20 +33,25 @@ def check_run(cfg, parts: Parts) -> None:
         )
 
 
-def fit_head(parts: Parts, state: dict, cfg) -> tuple[dict, np.ndarray | None]:
+def fit_head(
+    parts: Parts, state: dict, cfg, recorder: Recorder | None = None, step: int = 0
+) -> tuple[dict, np.ndarray | None]:
     """``head.fit`` on the embedded training data (at most ``cfg.head.init_samples`` points,
     a seeded sample; labels are not used): the state with the fitted head parameters, and
-    the cluster of every training point when all of them were used (else None)."""
+    the cluster of every training point when all of them were used (else None). The fit's
+    history goes to metrics.jsonl, each record at training step ``step``."""
     data = parts.data
     count = min(cfg.head.init_samples or len(data.y_train), len(data.y_train))
     idx = np.sort(np.random.default_rng([cfg.seed, 2]).permutation(len(data.y_train))[:count])
     z = parts.embed_all(state, data.x_train[idx])
     began = time.time()
     log.info("fitting head %s on %d embedded training points", cfg.head.name, len(idx))
-    params, clusters = parts.head.fit(z, cfg.seed)
+    fitted = parts.head.fit(z, cfg.seed)
     log.info("head %s fitted in %.1f s", cfg.head.name, time.time() - began)
-    state = {**state, "params": {**state["params"], "head": params}}
-    return state, (clusters if count == len(data.y_train) else None)
+    for record in fitted.history if recorder is not None else ():
+        recorder.log({"step": step, **record})
+    state = {**state, "params": {**state["params"], "head": fitted.params}}
+    return state, (fitted.clusters if count == len(data.y_train) else None)
 
 
 def transfer_probe(parts: Parts, state: dict, seed: int) -> dict | None:

@@ -21,5 +21,5 @@ def fit_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dict:
     with Recorder(cfg, run_dir, experiment, checkpoints=False) as recorder:
         state, fit_clusters = parts.init_state(cfg.seed), None
         if parts.head.fit_step(cfg.loss.name, 0, 0) is not None:
-            state, fit_clusters = fit_head(parts, state, cfg)
+            state, fit_clusters = fit_head(parts, state, cfg, recorder)
         return test_and_write(cfg, parts, state, recorder, 0, 0, fit_clusters)

@@ -45,7 +45,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
         step = start
         for step in progress(start, train.steps, cfg.quiet):
             if step == fit_at:
-                state, _ = fit_head(parts, state, cfg)
+                state, _ = fit_head(parts, state, cfg, recorder, step)
             step_fn = pretrain_step if step < train.pretrain_steps else train_step
             state, loss, metrics = step_fn(state, *next_batch(step))
             running.add(metrics)
@@ -73,7 +73,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
         state, best = select_parameters(recorder, stopping, state, train.select, steps)
         fit_clusters = None
         if fit_at == math.inf:  # fitted on the final embedding
-            state, fit_clusters = fit_head(parts, state, cfg)
+            state, fit_clusters = fit_head(parts, state, cfg, recorder, steps)
         return test_and_write(cfg, parts, state, recorder, best, steps, fit_clusters)
 
 
