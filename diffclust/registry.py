@@ -19,6 +19,7 @@ T = TypeVar("T")
 class Entry(Generic[T]):
     schema: type
     impl: T
+    defaults: dict  # this option's own defaults where it shares its schema with others
 
 
 class Registry(Generic[T]):
@@ -28,13 +29,17 @@ class Registry(Generic[T]):
         self.group = group
         self.entries: dict[str, Entry[T]] = {}
 
-    def register(self, name: str, schema: type):
-        """Decorator: ``@REGISTRY.register("name", SchemaDataclass)`` on the implementation."""
+    def register(self, name: str, schema: type, **defaults):
+        """Decorator: ``@REGISTRY.register("name", SchemaDataclass)`` on the implementation.
+
+        Options that share a schema give their own defaults here (e.g. the file a paper's
+        table is published as), so each option's defaults are in one place: the schema and
+        its registry line. The YAML option only names the schema."""
 
         def add(impl: T) -> T:
             if name in self.entries:
                 raise ValueError(f"{self.group} option {name!r} is registered twice")
-            self.entries[name] = Entry(schema, impl)
+            self.entries[name] = Entry(schema, impl, {"name": name, **defaults})
             return impl
 
         return add
@@ -51,4 +56,5 @@ class Registry(Generic[T]):
         return sorted(self.entries)
 
     def schemas(self) -> dict[str, Any]:
-        return {name: entry.schema for name, entry in self.entries.items()}
+        """Each option's structured config: its schema with the option's own defaults."""
+        return {name: entry.schema(**entry.defaults) for name, entry in self.entries.items()}

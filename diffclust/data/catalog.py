@@ -216,11 +216,36 @@ def load_table(cfg: TableConfig, seed: int) -> Dataset:
     return table_dataset(cfg.name, table.x, table.y, cfg, seed, str(path))
 
 
-PAPER_TABLES = (
-    "zoo", "ecoli", "movement_libras", "yale", "segment", "ctg", "mice_protein", "usps", "gcm",
-)  # fmt: skip
-for _name in ("tabular", *PAPER_TABLES):
-    DATASETS.register(_name, TableConfig)(load_table)
+CLAM_CODE = "https://github.com/bsaha205/clam"
+UCI = "https://archive.ics.uci.edu/dataset"
+# The ClAM paper's tables, each with the file it is published as and where.
+PAPER_TABLES = {
+    "zoo": {"file": "zoo.csv", "url": CLAM_CODE},  # 101 x 16, 7 classes, label last
+    "ecoli": {"file": "ecoli.data", "url": CLAM_CODE},  # 336 x 7, 8 classes, string label
+    "movement_libras": {  # 360 x 90, 15 classes
+        "file": "movement_libras.csv",
+        "url": f"{UCI}/181/libras+movement",
+    },
+    "yale": {  # faces, 165 x 1024, 15 classes; MATLAB arrays X and Y
+        "file": "Yale.mat",
+        "url": "https://jundongl.github.io/scikit-feature/datasets.html",
+    },
+    "segment": {  # Statlog image segmentation, 2310 x 19, 7 classes
+        "file": "segment.dat",
+        "url": f"{UCI}/147/statlog+image+segmentation+data",
+    },
+    "ctg": {"file": "ctg.txt", "url": CLAM_CODE},  # cardiotocography, 2126 x 21, 10 classes
+    "mice_protein": {"file": "mp_exp.txt", "url": CLAM_CODE},  # 1080 x 77, 8 classes
+    "usps": {  # LIBSVM text, 256 features, 10 classes
+        "file": "usps.t",
+        "format": "svmlight",
+        "url": "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass.html#usps",
+    },
+    "gcm": {"file": "GCM.csv", "url": CLAM_CODE},  # gene expression, 190 x 16063, 14 classes
+}
+DATASETS.register("tabular", TableConfig)(load_table)
+for _name, _defaults in PAPER_TABLES.items():
+    DATASETS.register(_name, TableConfig, **_defaults)(load_table)
 _sources(("tabular", *PAPER_TABLES), lambda cfg: str(table_path(cfg)))
 
 
@@ -279,7 +304,7 @@ def load_images(cfg: ImageConfig, seed: int) -> Dataset:
 
 
 for _name in sources.TFDS_NAMES:
-    DATASETS.register(_name, ImageConfig)(load_images)
+    DATASETS.register(_name, ImageConfig, augment=_name == "cifar10")(load_images)
 _sources(sources.TFDS_NAMES, lambda cfg: _find_images(cfg).where)
 
 
