@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from runner_helpers import REPO, run_cli
@@ -98,6 +99,12 @@ BAD_TRAIN = [
     (["+experiment=digits_ot", "head.epsilon=0"], "head.epsilon=0"),
     (["+experiment=clam", "head.num_clusters=-3"], "head.num_clusters=-3"),
     (["head=kmeans", "loss=none"], "loss.num_samples"),  # TINY sets a key loss=none lacks
+    (["dataset=blobs", "dataset.num_classes=1"], "dataset.num_classes=1"),
+    (["dataset=blobs", "dataset.dim=0"], "dataset.dim=0"),
+    (["dataset=blobs", "dataset.cluster_std=-1"], "dataset.cluster_std=-1"),
+    (["logger=wandb", "logger.mode=foo"], "logger.mode=foo"),
+    (["backbone=linear", "backbone.init_std=-1"], "backbone.init_std=-1"),
+    (["resume=maybe"], "resume"),
     (["loss.num_samples=abc"], "loss.num_samples"),
     (["head=nope"], "unknown head option 'nope'"),
     (["train.stepz=10"], "train.stepz"),
@@ -152,6 +159,54 @@ def test_resume_with_more_steps_continues(finished, tmp_path):
     results = json.loads((run / "results.json").read_text())
     assert results["steps"] == 30 and results["config"]["train"]["steps"] == 30
     assert (run / "config.yaml").read_bytes() == (finished / "config.yaml").read_bytes()
+
+
+def test_resume_below_the_latest_checkpoint_is_refused(finished):
+    before = tree_hashes(finished)
+    out = run_cli("train", *TINY, "train.steps=10", "resume=true", f"hydra.run.dir={finished}")
+    # A finished run whose results cover the steps asked for: nothing to do.
+    assert out.returncode == 0 and "is finished" in out.stdout, out.stderr
+    run = finished.parent / "unfinished"
+    shutil.copytree(finished, run)
+    (run / "results.json").unlink()  # as if killed after its last checkpoint
+    out = run_cli("train", *TINY, "train.steps=10", "resume=true", f"hydra.run.dir={run}")
+    assert out.returncode == 2 and "below the latest checkpoint" in out.stderr, out.stderr
+    assert tree_hashes(finished) == before
+
+
+def test_a_table_fit_is_not_overwritten(tmp_path):
+    run = tmp_path / "fit"
+    fit = ("+experiment=digits_kmeans", "head.n_init=1", "train.pictures=false")
+    out = run_cli("train", *fit, f"hydra.run.dir={run}")
+    assert out.returncode == 0, out.stderr
+    assert "whole-table fit" in out.stdout
+    before = tree_hashes(run)
+    assert {"results.json", "clusters.npy", "config.yaml"} <= set(before)
+    out = run_cli("train", *fit, "seed=3", f"hydra.run.dir={run}")
+    assert out.returncode == 2 and "already holds a run" in out.stderr
+    out = run_cli("train", *fit, "resume=true", f"hydra.run.dir={run}")
+    assert out.returncode == 0 and "is finished" in out.stdout
+    assert tree_hashes(run) == before
+
+
+def test_an_unexpected_exception_in_a_sweep_job_leaves_error_txt(tmp_path, monkeypatch):
+    import diffclust.training
+    from diffclust.commands import train
+
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(diffclust.training, "run", broken)
+    hydra_cfg = SimpleNamespace(
+        runtime=SimpleNamespace(choices={}), overrides=SimpleNamespace(task=[])
+    )
+    with train.run_log(tmp_path):
+        assert train.run_job(None, tmp_path, hydra_cfg, sweep=True) is None
+    assert (tmp_path / "error.txt").read_text() == "RuntimeError: boom\n"
+    log = (tmp_path / "train.log").read_text()
+    assert "Traceback" in log and "RuntimeError: boom" in log
+    assert str(tmp_path) in train.FAILED
+    train.FAILED.discard(str(tmp_path))
 
 
 def test_resume_of_a_directory_without_a_run_is_an_error(tmp_path):

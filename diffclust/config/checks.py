@@ -37,6 +37,10 @@ def positive_or_null(value) -> str | None:
     )
 
 
+def at_least_two(value) -> str | None:
+    return None if _number(value) and value >= 2 else "use a number >= 2"
+
+
 def fraction(value) -> str | None:
     return None if _number(value) and 0 <= value < 1 else "use a number in [0, 1)"
 
@@ -88,6 +92,7 @@ RULES: dict[str, Rule] = {
     "head.lr": positive,
     "head.restarts": positive,
     "backbone.embedding_dim": positive,
+    "backbone.init_std": positive_or_null,
     "optim.lr": positive,
     "optim.b1": fraction,
     "optim.b2": fraction,
@@ -97,10 +102,19 @@ RULES: dict[str, Rule] = {
     "optim.momentum": fraction,
     "dataset.val_size": non_negative,
     "dataset.test_size": non_negative,
+    "dataset.num_samples": positive,
+    "dataset.num_classes": at_least_two,
+    "dataset.dim": positive,
+    "dataset.cluster_std": positive,
+    "dataset.center_box": positive,
+    "dataset.n_per_cluster": positive,
+    "dataset.std": positive,
+    "dataset.noise_dims": non_negative,
     "split.n_labelled": non_negative,
     "split.k_withheld": non_negative,
     "split.holdout_per_class": non_negative,
     "split.labelled_fraction": share,
+    "logger.mode": one_of("offline", "online", "disabled"),
 }
 
 

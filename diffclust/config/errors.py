@@ -30,7 +30,8 @@ def config_error_line(err: HydraException) -> str:
 
 def _joined(err: BaseException) -> str:
     """Every line of the message, joined: Hydra puts the cause's text on later lines."""
-    return "; ".join(line.strip() for line in str(err).strip().splitlines() if line.strip())
+    first, *rest = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    return " ".join([first, "; ".join(rest)]) if rest else first
 
 
 def _first_line(err: BaseException) -> str:

@@ -71,7 +71,21 @@ def check_launch(cfg: DictConfig, run_dir: Path) -> str:
             f"resume=true with a config that differs from {recorded_path} in {shown}; only "
             f"{', '.join(RESUMABLE)} may change on resume (nothing was changed)"
         )
-    return FINISHED if finished(run_dir, recorded, composed) else RESUME
+    if finished(run_dir, recorded, composed):
+        return FINISHED
+    latest, steps = latest_checkpoint(run_dir), composed["train"]["steps"]
+    if latest is not None and steps < latest:
+        raise UserError(
+            f"train.steps={steps} is below the latest checkpoint of {run_dir} (step {latest}); "
+            f"resume with train.steps >= {latest} (nothing was changed)"
+        )
+    return RESUME
+
+
+def latest_checkpoint(run_dir: Path) -> int | None:
+    """The step of the newest checkpoint (orbax names each directory by its step)."""
+    steps = [int(p.name) for p in (run_dir / "checkpoints").glob("*") if p.name.isdigit()]
+    return max(steps, default=None)
 
 
 def finished(run_dir: Path, recorded: dict, composed: dict) -> bool:
