@@ -339,3 +339,21 @@ def start_cli(*args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_check_launch_names_what_differs_and_reads_results_safely(tmp_path):
+    from runner_helpers import compose_config
+
+    from diffclust.errors import UserError
+    from diffclust.training.identity import NEW, RESUME, check_launch, record_launch
+
+    cfg = compose_config(*TINY, "train.steps=20")
+    assert check_launch(cfg, tmp_path) == NEW
+    record_launch(cfg, tmp_path, list(TINY), NEW)
+    assert check_launch(compose_config(*TINY, "train.steps=50", "resume=true"), tmp_path) == RESUME
+    changed = compose_config(*TINY, "train.steps=20", "resume=true", "backbone=mlp")
+    with pytest.raises(UserError, match=r"backbone\.channels=absent \(recorded \[6, 16\]\)"):
+        check_launch(changed, tmp_path)
+    (tmp_path / "results.json").write_text('{"test": ')  # cut short by a full disk
+    with pytest.raises(UserError, match="cannot read .*results.json"):
+        check_launch(compose_config(*TINY, "train.steps=20", "resume=true"), tmp_path)

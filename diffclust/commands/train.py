@@ -20,7 +20,13 @@ from diffclust.config.checks import check_config
 from diffclust.config.errors import config_error_line
 from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
-from diffclust.training.identity import FINISHED, check_launch, held_files, record_launch
+from diffclust.training.identity import (
+    FINISHED,
+    check_launch,
+    held_files,
+    latest_checkpoint,
+    record_launch,
+)
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # Hydra's
@@ -75,8 +81,10 @@ def run_job(cfg, run_dir: Path, hydra_cfg, sweep: bool) -> dict | None:
         if not sweep:  # the other jobs of a sweep go on
             raise SystemExit(2) from None
     except KeyboardInterrupt:
+        latest = latest_checkpoint(run_dir)
+        kept = "before its first checkpoint" if latest is None else f"(checkpoint {latest} kept)"
         command = resume_command(hydra_cfg.overrides.task, run_dir)
-        print(f"diffclust train: interrupted; the last checkpoint is kept, resume with: {command}")
+        print(f"diffclust train: interrupted {kept}; resume with: {command}", flush=True)
         raise SystemExit(130) from None
     except Exception as err:  # a bug: the traceback goes to train.log, the run is failed
         log.exception("the run failed")

@@ -94,7 +94,12 @@ def finished(run_dir: Path, recorded: dict, composed: dict) -> bool:
     path = run_dir / "results.json"
     if not path.is_file():
         return False
-    done = json.loads(path.read_text()).get("config", recorded)["train"]
+    try:
+        done = json.loads(path.read_text()).get("config", recorded)["train"]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise UserError(
+            f"cannot read {path} ({type(err).__name__}: {err}); move it aside to resume"
+        ) from None
     wanted = composed["train"]
     return wanted["steps"] <= done["steps"] and wanted["patience"] <= done["patience"]
 
