@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -14,33 +16,106 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
 from diffclust.config import register_configs
+from diffclust.config.checks import check_config
 from diffclust.config.errors import config_error_line
 from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
+from diffclust.training.identity import (
+    FINISHED,
+    check_launch,
+    held_files,
+    latest_checkpoint,
+    record_launch,
+)
 
+log = logging.getLogger(__name__)
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # Hydra's
 HELP = "train and evaluate (Hydra overrides, +experiment=NAME, -m sweeps, --cfg job, --help)"
 FAILED: set[str] = set()  # run dirs of failed jobs, collected in the launching process
 
 
 @hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
 def _train(cfg) -> None:
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    try:  # nothing in run_dir has changed yet, nor will it if the launch is refused
+        check_config(cfg)
+        status = check_launch(cfg, run_dir)
+    except UserError as err:
+        refuse(err, run_dir, sweep)
+        return
+    if status == FINISHED:
+        print(f"{run_dir} is finished (results.json): nothing to resume, no file changed")
+        return
+    record_launch(cfg, run_dir, list(hydra_cfg.overrides.task), status)
+    with run_log(run_dir):
+        results = run_job(cfg, run_dir, hydra_cfg, sweep)
+    if results is not None:
+        print_results(results, run_dir)
+
+
+def refuse(err: UserError, run_dir: Path, sweep: bool) -> None:
+    """A launch refused before it touched ``run_dir``: one line, exit 2 (a sweep goes on,
+    its failed job recorded in an error.txt if the job's directory holds no other run)."""
+    print(f"diffclust train: error: {err}", file=sys.stderr)
+    if not sweep:
+        raise SystemExit(2)
+    FAILED.add(str(run_dir))
+    if not held_files(run_dir):
+        (run_dir / "error.txt").write_text(f"{err}\n")
+
+
+def run_job(cfg, run_dir: Path, hydra_cfg, sweep: bool) -> dict | None:
+    """The accepted run; a failure leaves error.txt (what and why, for tables), an interrupt
+    the command that resumes it."""
     from diffclust.training import run  # JAX loads only when training
 
     for noisy in ("absl", "jax"):  # orbax logs every save, jax its backend search, at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    experiment = hydra_cfg.runtime.choices.get("experiment")
-    (run_dir / "error.txt").unlink(missing_ok=True)  # from an earlier, failed attempt
     try:
-        results = run(cfg, run_dir, experiment)
+        return run(cfg, run_dir, hydra_cfg.runtime.choices.get("experiment"))
     except UserError as err:
         print(f"diffclust train: error: {err}", file=sys.stderr)
         (run_dir / "error.txt").write_text(f"{err}\n")  # a failed run says why, for tables
-        if hydra_cfg.mode == RunMode.MULTIRUN:  # the other jobs of the sweep go on
-            FAILED.add(str(run_dir))
-            return
-        raise SystemExit(2) from None
+        if not sweep:  # the other jobs of a sweep go on
+            raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        latest = latest_checkpoint(run_dir)
+        kept = "before its first checkpoint" if latest is None else f"(checkpoint {latest} kept)"
+        command = resume_command(hydra_cfg.overrides.task, run_dir)
+        print(f"diffclust train: interrupted {kept}; resume with: {command}", flush=True)
+        raise SystemExit(130) from None
+    except Exception as err:  # a bug: the traceback goes to train.log, the run is failed
+        log.exception("the run failed")
+        (run_dir / "error.txt").write_text(f"{type(err).__name__}: {err}\n")
+        if not sweep:
+            raise
+    FAILED.add(str(run_dir))
+    return None
+
+
+def resume_command(overrides, run_dir: Path) -> str:
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("resume=")]
+    words = ["diffclust", "train", *kept, "resume=true", f"hydra.run.dir={run_dir}"]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+@contextmanager
+def run_log(run_dir: Path):
+    """The run's log lines also go to run_dir/train.log (appended to on resume), from the
+    moment the launch is accepted (Hydra's own file handler would touch refused runs too)."""
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.getLogger().addHandler(handler)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def print_results(results: dict, run_dir: Path) -> None:
     test = results["test"]
     unsupervised = (
         f"test accuracy {test['accuracy']:.4f}, NMI {test['nmi']:.4f}, ARI {test['ari']:.4f}; "

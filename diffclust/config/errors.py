@@ -25,7 +25,13 @@ def config_error_line(err: HydraException) -> str:
         )
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
         return f"{cause.full_key}: {_first_line(cause)}"
-    return _first_line(err)
+    return _joined(err)  # e.g. a key an experiment sets that a swapped option lacks
+
+
+def _joined(err: BaseException) -> str:
+    """Every line of the message, joined: Hydra puts the cause's text on later lines."""
+    first, *rest = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    return " ".join([first, "; ".join(rest)]) if rest else first
 
 
 def _first_line(err: BaseException) -> str:

@@ -12,6 +12,7 @@ from diffclust.errors import UserError
 from diffclust.reports.plots import curves_picture, tsne_picture
 from diffclust.training.parts import Parts
 from diffclust.training.probe import probe_error
+from diffclust.training.provenance import provenance
 from diffclust.training.recorder import Recorder
 from diffclust.training.records import read_jsonl
 
@@ -90,8 +91,8 @@ def test_and_write(
         "dataset": data.summary(),
         "num_labelled": int(np.sum(parts.split.known)),
         "num_holdout": len(parts.split.holdout),
-        "device": _device_kind(),
         "config": recorder.config,
+        "provenance": provenance(data.checksum(), recorder.started),
     }
     recorder.write_results(results)  # before the pictures: they cannot cost the results
     if cfg.train.pictures:
@@ -111,9 +112,3 @@ def run_pictures(parts: Parts, state: dict, recorder: Recorder, cfg) -> None:
     z = parts.embed_all(state, data.x_val[idx])
     path = recorder.run_dir / "tsne.png"
     tsne_picture(z, data.y_val[idx], path, cfg.seed, f"{title}: validation t-SNE")
-
-
-def _device_kind() -> str:
-    import jax
-
-    return jax.devices()[0].device_kind

@@ -4,7 +4,10 @@ and results.json, and the early-stopping bookkeeping that reads them back on res
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -48,8 +51,9 @@ class Recorder:
         self.logger.log(record)
 
     def save(self, step: int, state: dict, val_error: float) -> None:
-        self.checkpoints.save(step, state, val_error)
-        write_clock(self.run_dir, step, self.elapsed_s())
+        with deferred_interrupt():  # Ctrl-C lands after the checkpoint, not inside orbax
+            self.checkpoints.save(step, state, val_error)
+            write_clock(self.run_dir, step, self.elapsed_s())
 
     def elapsed_s(self) -> float:
         """Wall time of the run: every earlier segment up to its checkpoint, and this one."""
@@ -70,6 +74,24 @@ class Recorder:
 
     def write_results(self, results: dict) -> None:
         write_results(self.run_dir, results)
+
+
+@contextmanager
+def deferred_interrupt():
+    """Holds back SIGINT (Ctrl-C) until the block is done, then raises KeyboardInterrupt: a
+    checkpoint is written whole or not at all (orbax's asynchronous rename, interrupted,
+    leaves a temporary directory and unawaited coroutines behind)."""
+    if threading.current_thread() is not threading.main_thread():  # only it gets signals
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda *_: received.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 class EarlyStopping:

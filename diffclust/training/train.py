@@ -17,6 +17,7 @@ from tqdm import tqdm
 from diffclust.errors import UserError
 from diffclust.models.autoencoder import AutoEncoder
 from diffclust.training.batches import augment_images
+from diffclust.training.console import print_start
 from diffclust.training.finish import check_run, fit_head, test_and_write
 from diffclust.training.parts import Parts, build_parts
 from diffclust.training.recorder import EarlyStopping, Recorder
@@ -40,6 +41,7 @@ def train_and_evaluate(cfg, run_dir: Path, experiment: str | None = None) -> dic
     )
     with Recorder(cfg, run_dir, experiment) as recorder:
         state, start = recorder.restore_latest(parts.init_state(cfg.seed))
+        print_start(run_dir, parts, train.steps, start)
         stopping = EarlyStopping(train.select, train.patience, recorder.evaluations())
         running = RunningMeans()
         step = start
