@@ -3,6 +3,7 @@ embedding that evaluation, fitting, the probe and the pictures share."""
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -17,6 +18,8 @@ from diffclust.optim import build_optimizer
 from diffclust.splits import Split, make_split
 from diffclust.training.batches import embed_all
 from diffclust.training.steps import init_state, make_embed
+
+log = logging.getLogger(__name__)
 
 
 class Parts(NamedTuple):
@@ -39,6 +42,7 @@ class Parts(NamedTuple):
 
 
 def build_parts(cfg) -> Parts:
+    log.info("loading dataset %s", cfg.dataset.name)
     data = load_dataset(cfg.dataset, cfg.seed)
     split = make_split(cfg.split, data, cfg.seed)
     backbone = build_backbone(cfg.backbone, data.input_shape)
