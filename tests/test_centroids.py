@@ -29,6 +29,7 @@ def points(seed, n, K, d=3):
     return rng.normal(size=(n, d)), rng.normal(size=(K, d)), rng
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 # A few shapes (each compiles Sinkhorn once), many random points, centres and proportions.
 @given(st.integers(0, 10**6), st.sampled_from([2, 7, 16, 40]), st.sampled_from([2, 3, 8]))

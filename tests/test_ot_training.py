@@ -28,6 +28,7 @@ def test_unsupervised_accuracy_is_the_best_relabelling(seed):
     assert unsupervised_accuracy(clusters, labels) == pytest.approx(brute)
 
 
+@pytest.mark.slow
 def test_ot_autoencoder_learns_digits_and_records_sinkhorn(tmp_path):
     results = train_and_evaluate(compose_config("+experiment=digits_ot", *QUIET), tmp_path)
     test = results["test"]
@@ -105,6 +106,7 @@ def test_bad_centroid_configs_are_one_clear_error(tmp_path, overrides, message):
         train_and_evaluate(cfg, tmp_path)
 
 
+@pytest.mark.slow
 def test_cli_reports_a_bad_size_prior_in_one_line(tmp_path):
     out = run_cli(
         "train",
@@ -117,6 +119,7 @@ def test_cli_reports_a_bad_size_prior_in_one_line(tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
+@pytest.mark.slow
 def test_reproduce_ot_table_script_runs_on_generated_mnist(tmp_path):
     """The paper's six columns x 2 seeds end to end on generated MNIST idx files (tiny budget):
     every run finishes and the table has the six rows and the Welch tests."""

@@ -103,6 +103,7 @@ def test_resume_continues_to_the_same_records(tmp_path):
     assert earlier < results["wall_time_s"] <= earlier + segment + 0.1
 
 
+@pytest.mark.slow
 def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tmp_path):
     out = run_cli(
         "train",
@@ -128,6 +129,7 @@ def test_missing_dataset_directory_fails_cleanly(tmp_path):
     assert "does not exist" in out.stderr
 
 
+@pytest.mark.slow
 def test_multirun_gives_each_seed_its_own_directory(tmp_path):
     out = run_cli(
         "train",
@@ -143,6 +145,7 @@ def test_multirun_gives_each_seed_its_own_directory(tmp_path):
     assert seeds == [0, 1]
 
 
+@pytest.mark.slow
 def test_resnet_batchnorm_statistics_train_and_survive_checkpoints(tmp_path):
     from test_data import write_cifar
 
@@ -174,6 +177,7 @@ def test_resnet_batchnorm_statistics_train_and_survive_checkpoints(tmp_path):
     checkpoints.close()
 
 
+@pytest.mark.slow
 def test_wandb_logger_writes_an_offline_run(tmp_path):
     cfg = compose_config(*QUICK, "logger=wandb", "train.steps=20", "train.eval_every=10")
     train_and_evaluate(cfg, tmp_path, "digits_full")
@@ -223,6 +227,7 @@ SEMI_TINY = (
 )
 
 
+@pytest.mark.slow  # imports TensorFlow
 def test_mnist_semi_runs_under_tfds_mock_data_with_a_probe(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     cfg = compose_config("+experiment=mnist_semi", *SEMI_TINY)
@@ -265,6 +270,7 @@ def test_mnist_semi_runs_from_local_idx_files(tmp_path, experiment):
     assert results["probe"]["test_error"] < chance - 4 / (2 * np.sqrt(len(y_test)))
 
 
+@pytest.mark.slow
 def test_probe_command_reproduces_the_run_probe(tmp_path):
     from test_data import fake_mnist_dir
 
