@@ -17,7 +17,6 @@ def _clam_data() -> Path | None:
     """The ClAM paper's four published tables (../shared/datasets/clam beside the checkout,
     or $DIFFCLUST_CLAM_DATA); None where they are not (a fresh clone elsewhere)."""
     candidates = [os.environ.get("DIFFCLUST_CLAM_DATA"), REPO.parent / "shared/datasets/clam"]
-    candidates.append("/work/shared/datasets/clam")
     for candidate in candidates:
         if candidate and (Path(candidate) / "zoo.csv").is_file():
             return Path(candidate)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numeric import finite_difference
 from scipy.optimize import linear_sum_assignment
@@ -29,6 +29,7 @@ def points(seed, n, K, d=3):
     return rng.normal(size=(n, d)), rng.normal(size=(K, d)), rng
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 # A few shapes (each compiles Sinkhorn once), many random points, centres and proportions.
 @given(st.integers(0, 10**6), st.sampled_from([2, 7, 16, 40]), st.sampled_from([2, 3, 8]))
@@ -48,7 +49,6 @@ def sharp_solver(**kw):
 
 
 solve_fast, solve_plain = sharp_solver(), sharp_solver(momentum_start=None)
-solve_exact = sharp_solver(momentum_start=None, threshold=1e-6, max_iterations=10**6)
 
 
 def clustered_problem(seed, n, K):
@@ -58,24 +58,101 @@ def clustered_problem(seed, n, K):
     return z, centres, jnp.asarray(rng.dirichlet(np.full(K, 3.0)))
 
 
+def column_error(plan, w):
+    """ott's stopping criterion for a balanced problem with alternating updates
+    (``solution_error`` -> ``marginal_error(axis=0, norm_error=1)``): the L1 distance of the
+    plan's column marginal to ``w``, evaluated on the potentials the solver returns."""
+    return float(np.abs(np.asarray(plan).sum(0) - np.asarray(w)).sum())
+
+
+# Recomputing that error from the returned plan in float64 (a sum of n*K <= 3000 terms) instead
+# of ott's logsumexp differs by rounding only: < 3000 * 2**-52 * (mass ~1) ~ 7e-13.
+ROUNDING = 1e-12
+
+
+def gibbs_residual(plan, z, centres) -> float:
+    """How far log(plan) + C/ε is from a sum f_i + g_j, the form of every Sinkhorn iterate
+    (ε = 1% of the mean cost, the solver's relative ε), relative to float64 rounding.
+
+    The double difference L_ij - L_i0 - L_0j + L_00 of L = log(plan) + C/ε is 0 for that form.
+    Each of its four entries carries a few roundings (the cost, ε, exp and log) of numbers up to
+    max C/ε + max |log plan|, so it is below 16 * 2**-52 times that: the returned ratio is < 1.
+    A wrong ε or cost would make it O(1) / 2**-52. The smallest entry is about e^-(max C/ε),
+    and max C/ε <= 556 over 80,000 problems of this distribution: no entry underflows (e^-708).
+    """
+    with jax.enable_x64(True):  # the solver's cost, computed as it computes it
+        C = np.asarray(squared_distances(jnp.asarray(z), jnp.asarray(centres)))
+    cost, log_plan = C / (0.01 * C.mean()), np.log(np.asarray(plan))
+    L = log_plan + cost
+    residual = np.abs(L - L[:, :1] - L[:1, :] + L[0, 0]).max()
+    return residual / (16 * 2.0**-52 * (cost.max() + np.abs(log_plan).max()))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 10**6), st.sampled_from([64, 300]), st.sampled_from([3, 10]))
 def test_momentum_converges_to_the_same_plan(seed, n, K):
-    # The head's sharp setting (ε = 1% of the mean cost) on clustered points: with Lehmann's
-    # adaptive momentum (and the plain fallback) every problem plain Sinkhorn solves is
-    # solved, and the plan is the plain Sinkhorn plan solved to 1e-6, within the threshold.
+    # The head's sharp setting (ε = 1% of the mean cost) on clustered points, where plain
+    # Sinkhorn misses the 1e-3 threshold in 1000 iterations 1 problem in 8. Every problem
+    # is checked against what the solver reports, none discarded.
     z, centres, w = clustered_problem(seed, n, K)
+    threshold, max_iterations = 1e-3, 1000  # ot_clustering's defaults
     with jax.enable_x64(True):
-        plain = solve_plain(z, centres, w)
-        assume(bool(plain.converged))  # plain Sinkhorn misses 1e-3 in 1000 iterations 1 in 10
-        fast, exact = solve_fast(z, centres, w), solve_exact(z, centres, w)
-        assert bool(fast.converged) and bool(exact.converged)
-        # ott stops when the column marginal is within the 1e-3 threshold (L1); the row
-        # marginal, exact after a plain update, is left off by the over-relaxed one (at most
-        # 2.8e-3 over 1500 random cases of this distribution).
-        assert np.abs(fast.plan.sum(0) - w).sum() < 1e-3
-        assert np.abs(fast.plan.sum(1) - 1 / n).sum() < 5e-3
-        assert np.abs(fast.plan - exact.plan).sum() < 1e-2
+        plain, fast = solve_plain(z, centres, w), solve_fast(z, centres, w)
+    if not np.isfinite(float(fast.cost)):
+        # The bug test_a_diverged_momentum_solve_is_not_kept specifies (3 problems in 12,000 of
+        # this distribution): the over-relaxation diverged, ott reported it converged, and it
+        # was kept. Plain Sinkhorn solves these. Once that test passes this branch is dead.
+        assert bool(fast.converged) and np.isfinite(float(plain.cost))
+        return
+    # ott's rule: `converged` iff the column error of the returned potentials is below the
+    # threshold; a solve that did not converge ran all its iterations and reports its error.
+    for out in (plain, fast):
+        error = column_error(out.plan, w)
+        if bool(out.converged):
+            assert error < threshold + ROUNDING
+        else:
+            assert error >= threshold - ROUNDING
+    if not bool(plain.converged):
+        assert int(plain.iterations) == max_iterations
+    # Plain Sinkhorn ends on the row update, which makes the row marginal exact: rounding only.
+    assert np.abs(np.asarray(plain.plan).sum(1) - 1 / n).sum() < ROUNDING
+    # The fallback: the accelerated solve fails only where plain Sinkhorn fails, and then it
+    # returns plain Sinkhorn's result and counts both runs' iterations.
+    if bool(plain.converged):
+        assert bool(fast.converged)
+    if not bool(fast.converged):
+        assert not bool(plain.converged) and int(fast.iterations) == 2 * max_iterations
+        np.testing.assert_allclose(fast.plan, plain.plan, rtol=1e-9)
+    # Over-relaxation changes the steps, not the form of the plan: it is still
+    # diag(e^(f/ε)) exp(-C/ε) diag(e^(g/ε)) for this C and ε, i.e. the exact entropic plan for
+    # its own marginals, whose columns are within the threshold.
+    assert gibbs_residual(fast.plan, z, centres) < 1  # at most 0.15 over 400 problems
+    # Not asserted: the accelerated plan's row marginal. ott's rule measures the columns only
+    # (after a plain row update the rows are exact). The over-relaxed row update
+    # f <- (1-ω) f + ω F(g), F(g) the exact one, leaves row i at a_i (r_i / a_i)^(1-ω), r the
+    # rows before the update, ω up to 1.94 (Lehmann's weight; ott caps the rate at 0.99), and
+    # nothing the rule measures bounds r (measured: up to 3e-3 in L1, 6x the column error).
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ott 0.6 reports a diverged momentum solve as converged and ot_clustering keeps it",
+)
+@pytest.mark.parametrize("seed", [413, 2179, 2629])
+def test_a_diverged_momentum_solve_is_not_kept(seed):
+    # The error barely moves before the momentum starts (seed 413: ratio 0.99985 between
+    # iterations 40 and 50), so Lehmann's weight is the largest ott allows (rate capped at
+    # 0.99, ω = 1.94) and the over-relaxed iterates blow up (error 0.22 -> 3e4 -> ... -> inf
+    # by iteration ~120). ott stops on the non-finite error and, as that leaves the last entry
+    # of its error table unset (-1), reports `converged`; ot_clustering then returns a plan
+    # with inf entries and cost -inf instead of solving plain (which converges in 290-470
+    # iterations here), and a training step with it is not skipped. Expected: a solve that
+    # says converged is finite and meets the threshold.
+    z, centres, w = clustered_problem(seed, 64, 10)
+    with jax.enable_x64(True):
+        fast = solve_fast(z, centres, w)
+    assert bool(fast.converged)
+    assert np.isfinite(float(fast.cost)) and column_error(fast.plan, w) < 1e-3
 
 
 def test_momentum_takes_fewer_iterations_and_fails_less():

@@ -200,6 +200,7 @@ def test_kmeans_plus_plus_draws_as_d2_sampling_does():
     np.testing.assert_allclose(counts / len(keys), exact, atol=0.01)
 
 
+@pytest.mark.slow
 def test_kmeans_plus_plus_spreads_over_separated_clusters_and_fits_without_empty_ones():
     x, y = make_blobs(200, centers=20 * np.eye(8), cluster_std=0.1, random_state=1)
     x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)

@@ -58,7 +58,11 @@ def test_cluster_sizes_count_every_cluster_even_the_last_empty_ones():
 @pytest.mark.parametrize(
     ("experiment", "oracle"),
     [
-        ("clam_kmeans", lambda x: KMeans(3, n_init=1000, random_state=0).fit_predict(x)),
+        pytest.param(  # 1000 restarts
+            "clam_kmeans",
+            lambda x: KMeans(3, n_init=1000, random_state=0).fit_predict(x),
+            marks=pytest.mark.slow,
+        ),
         ("clam_agglomerative", lambda x: AgglomerativeClustering(3).fit_predict(x)),
     ],
 )
@@ -95,6 +99,7 @@ def test_bad_clam_configs_are_one_clear_error(tmp_path, overrides, message):
         run(cfg, tmp_path)
 
 
+@pytest.mark.slow
 def test_reproduce_clam_tables_script_runs_on_a_generated_table(tmp_path):
     """Every method of the paper's tables on a generated zoo.csv (smoke budget): all runs
     finish and both tables hold ClAM against its two ablations (eq. 8, weighted) and the three

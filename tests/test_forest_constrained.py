@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from forest_oracles import SIZES, label_constraints, n_components, random_similarity
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,6 +38,7 @@ def labelled_problems(draw, max_n=80):
     return random_similarity(rng, n), C, k
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(labelled_problems())
 def test_constraints_hold_with_exactly_k_components(problem):
@@ -47,6 +49,7 @@ def test_constraints_hold_with_exactly_k_components(problem):
     assert n_components(A) == k and A.sum() / 2 == S.shape[0] - k
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(labelled_problems(max_n=40), st.booleans())
 def test_greedy_equals_matrix_kruskal(problem, bias):
@@ -129,6 +132,7 @@ def same_cluster(forest) -> np.ndarray:
     return labels[:, None] == labels[None, :]
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(labelled_problems(max_n=64), st.integers(0, 100))
 def test_two_prim_closed_form_equals_the_greedy(problem, k_draw):
@@ -157,6 +161,7 @@ def spanning_forest_of(S, k):
     return solve_forest(edge_weights(S), k)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(labelled_problems(max_n=64), st.integers(0, 100))
 def test_label_check_of_a_forest_equals_the_matrix_check(problem, k_draw):

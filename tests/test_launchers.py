@@ -3,6 +3,7 @@ and a failing job leaves the others' results and its own error.txt."""
 
 import json
 
+import pytest
 from runner_helpers import run_cli
 
 QUICK = ("+experiment=digits_full", "loss.num_samples=20", "quiet=true", "train.eval_every=10")
@@ -25,6 +26,7 @@ def test_slurm_launcher_composes_with_its_settings():
     assert "SlurmLauncher" in out.stdout
 
 
+@pytest.mark.slow
 def test_joblib_launcher_runs_two_jobs_and_survives_a_failure(tmp_path):
     out = run_cli(
         "train",

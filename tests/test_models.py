@@ -38,6 +38,7 @@ def test_decoder_option_makes_an_autoencoder_of_the_input_shape(name):
     assert model.apply(variables, x, method=AutoEncoder.reconstruct).shape == x.shape
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", SHAPES[:2])
 @pytest.mark.parametrize("kind", ["mlp", "conv"])
 def test_autoencoders_reconstruct_the_input_shape_and_fit_a_batch(shape, kind):
