@@ -1,4 +1,4 @@
-"""The training path of the partial loss (batched.py) against the sample-by-sample
+"""The training path of the partial loss (batched.py, native/) against the sample-by-sample
 solvers on identical noise, and the noise stream against the one it replaced, in distribution."""
 
 from functools import partial
@@ -12,14 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diffclust.forest import loss as loss_module
-from diffclust.forest import partial_fy_loss, target_from_labels
+from diffclust.forest import native, partial_fy_loss, target_from_labels
 from diffclust.forest.constrained import prepare, solve_constrained_safe
 from diffclust.forest.exact import edge_weights, solve_forest
 from diffclust.forest.graph import adjacency, forest_weight
 from diffclust.forest.noise import _mix
 from diffclust.forest.targets import constraints_from_target
 
-PATHS = ["jax"]
+PATHS = ["jax", "native"] if native.available() else ["jax"]
 
 
 def loss_paths():

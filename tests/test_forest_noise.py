@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from diffclust.forest import native
 from diffclust.forest.noise import (
     noise_sampler,
     noise_words,
@@ -72,3 +73,11 @@ def test_the_two_samples_of_a_pair_are_independent():
     X = np.asarray(pair_square(noise_words(KEY), jnp.uint32(3), 64))
     np.testing.assert_array_equal(Z[6][np.triu_indices(64, 1)], X[np.triu_indices(64, 1)])
     np.testing.assert_array_equal(Z[7][np.tril_indices(64, -1)], X[np.tril_indices(64, -1)])
+
+
+@pytest.mark.skipif(not native.available(), reason="the native kernel is not built here")
+def test_native_normals_are_bit_identical():
+    """The CPU kernel's transform is XLA's to the bit on every one of the 2^24 inputs (both
+    round each multiply-add once, where XLA fuses them)."""
+    bits = jnp.arange(2**24, dtype=jnp.uint32) << 8
+    np.testing.assert_array_equal(native.normals(bits), normal_from_bits(bits))

@@ -16,6 +16,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from diffclust.forest import native
 from diffclust.forest.batched import forest_weights, forests, free_satisfies
 from diffclust.forest.checks import check_k, check_similarity
 from diffclust.forest.constrained import prepare, solve_constrained_safe
@@ -30,14 +31,16 @@ from diffclust.forest.targets import check_target, constraints_from_target
 BATCHED_CHUNK_ENTRIES = 2**22
 
 
-def _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noise, batched="jax"):
-    """(value, gradient); through batched.py where it applies. ``batched``: "jax", or ""
-    (sample by sample): tests compare the two."""
+def _loss_and_grad(
+    S, k, C, key, sigma, num_samples, noise, bias, correlated_noise, batched="native"
+):
+    """(value, gradient); through batched.py where it applies. ``batched``: "native" (the
+    CPU kernel where it is built), "jax", or "" (sample by sample): tests compare the three."""
     W0 = edge_weights(S)
     cons = prepare(C)  # once, not per sample
     general = partial(_general, W0, k, cons, key, sigma, num_samples, noise, bias, correlated_noise)
     if batched and correlated_noise and noise == "iid" and bias:
-        fast = partial(_batched, W0, k, cons.classes, key, sigma, num_samples)
+        fast = partial(_batched, W0, k, cons.classes, key, sigma, num_samples, batched == "native")
         value, grad = jax.lax.cond(cons.from_labels, fast, general)
     else:
         value, grad = general()
@@ -45,10 +48,11 @@ def _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noi
     return poison_if_nan(S, value, grad)
 
 
-def _batched(W0, k, classes, key, sigma, num_samples):
+def _batched(W0, k, classes, key, sigma, num_samples, use_native=True):
     """Label constraints, the same draw for both terms: both forests of a chunk of samples in
-    one pass (batched.py), from pair-shared noise squares (noise.py). Chunks run in sequence;
-    the gradient is counted in integers (exact) and scaled by 1/B once."""
+    one pass (batched.py, or its CPU kernel in native/), from pair-shared noise squares
+    (noise.py). Chunks run in sequence; the gradient is counted in integers (exact) and scaled
+    by 1/B once."""
     n = W0.shape[0]
     words = noise_words(key)
     num_pairs = -(-num_samples // 2)
@@ -78,10 +82,19 @@ def _batched(W0, k, classes, key, sigma, num_samples):
         X = jax.vmap(lambda p: pair_square(words, p, n, W0.dtype))(pairs)
         return on_squares(X, valid)
 
+    def solve(c, valid):
+        if not (use_native and native.available() and W0.dtype == jnp.float32):
+            return in_jax(c, valid)
+        first = c * pairs_per_chunk
+        on_cpu = partial(native.loss_samples, words, first, pairs_per_chunk, W0, sigma, k, classes)
+        return jax.lax.platform_dependent(
+            c, valid, cpu=lambda c, valid: on_cpu(valid), default=in_jax
+        )
+
     def chunk(c, carry):
         total, counts = carry
         valid = jnp.clip(counted - c * pairs_per_chunk, 0, pairs_per_chunk)
-        gaps, edges = in_jax(c, valid)
+        gaps, edges = solve(c, valid)
         return total + jnp.sum(gaps), counts + edges
 
     start = (jnp.zeros((), W0.dtype), jnp.zeros((n, n), jnp.int32))
