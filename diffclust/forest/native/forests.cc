@@ -188,10 +188,15 @@ struct Scratch {
       : stride(stride), tier(pr.n), candidates(pr.n), labels(pr.n), owner(pr.n) {
     const int64_t n = pr.n;
     const bool dense = n <= kMaxDense;
-    X.resize(dense ? n * n : 0);
-    mixed.resize(dense ? n * n : 0);
-    for (int64_t c = 0; c < static_cast<int64_t>(mixed.size()); ++c) {
-      mixed[c] = pr.key.Counter(static_cast<uint32_t>(c));
+    // The upper triangle's edges (i < j) in row order: counter i n + j for the even sample,
+    // j n + i for the odd one.
+    for (int s = 0; dense && s < 2; ++s) {
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = i + 1; j < n; ++j) {
+          mixed[s].push_back(pr.key.Counter(static_cast<uint32_t>(s == 0 ? i * n + j : j * n + i)));
+        }
+      }
+      normals[s].resize(mixed[s].size());
     }
     counts.resize(dense ? n * n : 0);
     for (auto& W : Ws) W.resize(dense ? n * stride : 0);
@@ -204,8 +209,9 @@ struct Scratch {
     }
   }
   int64_t stride;
-  std::vector<float> X, Ws[2];
-  std::vector<uint32_t> mixed;   // the counters' first hash round (dense)
+  std::vector<float> Ws[2];
+  std::vector<uint32_t> mixed[2];  // first hash round of the upper edges' counters (dense)
+  std::vector<float> normals[2];    // their normals for the pair at hand
   std::vector<int32_t> counts;   // this block's edge counts (dense), else `edges`
   std::vector<PassState> passes;  // [even free, even constrained, odd free, odd constrained]
   std::vector<float> weight[kPasses];
@@ -215,28 +221,33 @@ struct Scratch {
   std::vector<std::pair<int64_t, int32_t>> edges;  // (flat index, +-1) of this block
 };
 
-// Both perturbed matrices of pair p, rows of `stride` floats, padding -inf: the pair's square
-// of normals X_p (noise.py's pair_square), then W0 + sigma Z with Z from its upper triangle
-// (even sample) or its lower one (odd sample). The product is rounded before the sum, as XLA
-// computes W0 + sigma * Z.
+// Both perturbed matrices of pair p, rows of `stride` floats, padding -inf: W0 + sigma Z with Z
+// the upper triangle of the pair's square of normals X_p (noise.py's pair_square) for the even
+// sample, its lower triangle for the odd one. Each normal is generated once, for the upper
+// triangle of its matrix; the lower triangles are mirrored. The product is rounded before the
+// sum, as XLA computes W0 + sigma * Z.
 void PairWeights(const Problem& pr, int64_t p, Scratch& sc) {
-  const int64_t n = pr.n, m = sc.stride;
+  const int64_t n = pr.n, m = sc.stride, edges = n * (n - 1) / 2;
   const uint32_t pair_word = pr.key.PairWord(p);
-  float* X = sc.X.data();
-  const uint32_t* mixed = sc.mixed.data();
-  for (int64_t c = 0; c < n * n; ++c) X[c] = pr.key.FromCounter(pair_word, mixed[c]);
-  float* even = sc.Ws[0].data();
-  float* odd = sc.Ws[1].data();
-  for (int64_t i = 0; i < n; ++i) {
-    const float* w0 = pr.W0 + i * n;
-    for (int64_t j = 0; j < n; ++j) {
-      const float upper = i < j ? X[i * n + j] : X[j * n + i];
-      const float lower = i < j ? X[j * n + i] : X[i * n + j];
-      even[i * m + j] = w0[j] + pr.sigma * (i == j ? 0.0f : upper);
-      odd[i * m + j] = w0[j] + pr.sigma * (i == j ? 0.0f : lower);
+  // The normals of the upper triangle's edges, in row order: one long vector loop.
+  for (int s = 0; s < 2; ++s) {
+    const uint32_t* mixed = sc.mixed[s].data();
+    float* z = sc.normals[s].data();
+    for (int64_t e = 0; e < edges; ++e) z[e] = pr.key.FromCounter(pair_word, mixed[e]);
+  }
+  for (int s = 0; s < 2; ++s) {
+    float* W = sc.Ws[s].data();
+    const float* z = sc.normals[s].data();
+    for (int64_t i = 0, e = 0; i < n; e += n - 1 - i, ++i) {
+      const float* w0 = pr.W0 + i * n;
+      float* row = W + i * m;
+      for (int64_t j = i + 1; j < n; ++j) row[j] = w0[j] + pr.sigma * z[e + j - i - 1];
+      row[i] = w0[i];  // the -inf diagonal (+ sigma 0)
+      std::fill(row + n, row + m, -kInf);
     }
-    std::fill(even + i * m + n, even + (i + 1) * m, -kInf);
-    std::fill(odd + i * m + n, odd + (i + 1) * m, -kInf);
+    for (int64_t i = 1; i < n; ++i) {
+      for (int64_t j = 0; j < i; ++j) W[i * m + j] = W[j * m + i];
+    }
   }
 }
 
@@ -251,6 +262,41 @@ void PerturbedRow(const Problem& pr, int64_t p, bool odd, int64_t v, float* row,
     row[j] = w0[j] + pr.sigma * (j == v ? 0.0f : pr.key.Normal(pair_word, counter));
   }
   std::fill(row + n, row + m, -kInf);
+}
+
+// One step's sweep of a pass over the chosen vertex v's row: keys and parents updated, the
+// next choice found (per lane the first index of the lane's largest choosable key).
+template <bool kClasses>
+inline void Sweep(PassState& ps, const float* row, int32_t v, int64_t m) {
+  const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf), low = SplatF(kLow);
+  const VecI lane = VecI{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  float* key = ps.key.data();
+  int32_t* parent = ps.parent.data();
+  const int32_t* classes = ps.classes.data();
+  const int32_t* blocked = ps.blocked.data();
+  const VecI class_v = SplatI(classes[v]), vertex_v = SplatI(v);
+  VecF best = minus_inf;
+  VecI where = SplatI(0);
+  for (int64_t j = 0; j < m; j += kLanes) {
+    VecF r = LoadF(row + j);
+    if (kClasses) {
+      const VecI c = LoadI(classes + j);
+      r = ((c >= 0) & (c != class_v)) ? low : r;
+    }
+    const VecF old = LoadF(key + j);
+    const VecI closer = r > old;
+    const VecF updated = closer ? r : old;
+    Store(key + j, updated);
+    Store(parent + j, closer ? vertex_v : LoadI(parent + j));
+    VecI skip = updated == inf;
+    if (kClasses) skip |= LoadI(blocked + j) != 0;
+    const VecF choice = skip ? minus_inf : updated;
+    const VecI better = choice > best;
+    best = better ? choice : best;
+    where = better ? lane + static_cast<int32_t>(j) : where;
+  }
+  ps.best = best;
+  ps.where = where;
 }
 
 // batched.py's prim_both for the four passes of pair p: free passes from vertex 0, constrained
@@ -316,28 +362,11 @@ void PrimPasses(const Problem& pr, int64_t p, Scratch& sc) {
     }
     for (int g = 0; g < kPasses; ++g) {
       PassState& ps = sc.passes[g];
-      float* key = ps.key.data();
-      int32_t* parent = ps.parent.data();
-      const int32_t* classes = ps.classes.data();
-      const int32_t* blocked = ps.blocked.data();
-      const VecI class_v = SplatI(classes[chosen[g]]), vertex_v = SplatI(chosen[g]);
-      VecF best = minus_inf;
-      VecI where = SplatI(0);
-      for (int64_t j = 0; j < m; j += kLanes) {
-        const VecI c = LoadI(classes + j);
-        const VecF r = ((c >= 0) & (c != class_v)) ? low : LoadF(rows[g] + j);
-        const VecF old = LoadF(key + j);
-        const VecI closer = r > old;
-        const VecF updated = closer ? r : old;
-        Store(key + j, updated);
-        Store(parent + j, closer ? vertex_v : LoadI(parent + j));
-        const VecF choice = ((updated == inf) | (LoadI(blocked + j) != 0)) ? minus_inf : updated;
-        const VecI better = choice > best;
-        best = better ? choice : best;
-        where = better ? lane + static_cast<int32_t>(j) : where;
+      if (ps.with_classes) {
+        Sweep<true>(ps, rows[g], chosen[g], m);
+      } else {
+        Sweep<false>(ps, rows[g], chosen[g], m);
       }
-      ps.best = best;
-      ps.where = where;
     }
   }
   for (int g = 0; g < kPasses; ++g) {
@@ -399,6 +428,8 @@ bool FreeSatisfies(const Problem& pr, Scratch& sc, int g) {
 float SampleGap(const Problem& pr, int g, int64_t s, Scratch& sc) {
   const int64_t n = pr.n;
   const bool none = pr.num_labelled == 0;
+  const bool odd = g >= 2;
+  if (s >= pr.valid[odd]) return 0.0f;
   for (int f = g; f < g + 2; ++f) {
     const bool constrained = f == g + 1;
     const int32_t* parent = sc.parent[f].data();
@@ -413,14 +444,12 @@ float SampleGap(const Problem& pr, int g, int64_t s, Scratch& sc) {
     const int64_t count = constrained ? existing - (n - pr.k) : pr.k - 1;
     DropLightest(n, sc.tier.data(), sc.weight[f].data(), constrained,
                  std::max<int64_t>(count, 0), sc.candidates.data(), sc.keep[f].data());
+    // A free forest that satisfies the labels is the constrained optimum: the sample adds 0.
+    if (!constrained && FreeSatisfies(pr, sc, g)) return 0.0f;
   }
-  const bool odd = g >= 2;
-  if (s >= pr.valid[odd]) return 0.0f;
-  bool same = FreeSatisfies(pr, sc, g);
-  if (!same) {
-    same = std::equal(sc.keep[g].begin(), sc.keep[g].end(), sc.keep[g + 1].begin()) &&
-           std::equal(sc.parent[g].begin(), sc.parent[g].end(), sc.parent[g + 1].begin());
-  }
+  const bool same =
+      std::equal(sc.keep[g].begin(), sc.keep[g].end(), sc.keep[g + 1].begin()) &&
+      std::equal(sc.parent[g].begin(), sc.parent[g].end(), sc.parent[g + 1].begin());
   if (same) return 0.0f;
   float totals[2];
   for (int f = 0; f < 2; ++f) {
