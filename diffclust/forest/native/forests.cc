@@ -381,20 +381,24 @@ void PrimPasses(const Problem& pr, int64_t p, Scratch& sc) {
 // batched.py's _drop_lightest for one forest: drops the `count` existing edges that come first
 // in the order (tier, weight, index) ascending, the index descending when `descending_index`.
 void DropLightest(int64_t n, const int32_t* tier, const float* weight, bool descending_index,
-                  int64_t count, int32_t* candidates, uint8_t* keep) {
-  int64_t m = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    keep[j] = tier[j] > 0;
-    if (keep[j]) candidates[m++] = static_cast<int32_t>(j);
-  }
-  count = std::min(count, m);
+                  int64_t count, int32_t* first_edges, uint8_t* keep) {
   auto first = [&](int32_t a, int32_t b) {
     if (tier[a] != tier[b]) return tier[a] < tier[b];
     if (weight[a] != weight[b]) return weight[a] < weight[b];
     return descending_index ? a > b : a < b;
   };
-  std::partial_sort(candidates, candidates + count, candidates + m, first);
-  for (int64_t i = 0; i < count; ++i) keep[candidates[i]] = 0;
+  // The `count` first existing edges, kept sorted in a short array (count is about k).
+  int64_t held = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    keep[j] = tier[j] > 0;
+    if (!keep[j] || count == 0) continue;
+    const int32_t e = static_cast<int32_t>(j);
+    if (held == count && !first(e, first_edges[held - 1])) continue;
+    int64_t at = held < count ? held++ : held - 1;
+    for (; at > 0 && first(e, first_edges[at - 1]); --at) first_edges[at] = first_edges[at - 1];
+    first_edges[at] = e;
+  }
+  for (int64_t i = 0; i < held; ++i) keep[first_edges[i]] = 0;
 }
 
 // constrained.py's _satisfies_labels of a free forest: every labelled class inside one
