@@ -175,3 +175,23 @@ def test_label_check_of_a_forest_equals_the_matrix_check(problem, k_draw):
     assert bool(cons.from_labels)
     assert bool(satisfies(forest, cons)) == expected
     assert bool(_satisfies_matrix(forest.labels, cons.C)) == expected
+
+
+def test_must_link_edges_come_first_at_large_weights():
+    """|W| = 3e7, where a float32 ulp is 2: a must-link edge shifted by W + span + 1 rounds onto
+    the heaviest other edge instead of above it, and the greedy took that one first.
+
+    Vertices 2, 3 must link through the lightest edge, 0 and 2 must not: not label constraints,
+    so the general greedy runs; k = 3 leaves one merge, which must be the must-link edge.
+    """
+    S = np.zeros((4, 4), np.float32)
+    S[1, 2] = S[2, 1] = 3e7
+    S[2, 3] = S[3, 2] = -3e7
+    C = np.zeros((4, 4), np.int8)
+    C[2, 3] = C[3, 2] = 1
+    C[0, 2] = C[2, 0] = -1
+    assert not bool(prepare(jnp.asarray(C)).from_labels)
+    A, M = constrained(jnp.asarray(S), 3, jnp.asarray(C))
+    assert M[2, 3] == 1 and A[2, 3] == 1 and M[1, 2] == 0
+    labels = np.asarray(greedy(jnp.asarray(S), 3, jnp.asarray(C), True).labels)
+    assert labels[2] == labels[3] != labels[1]

@@ -14,6 +14,8 @@ accumulate), so Kruskal's next accepted edge is always the heaviest edge that is
 * ``best[c]`` is an upper bound of c's heaviest acceptable edge; bounds only become stale
   when a merge creates a conflict. Each step takes the largest bound, re-checks it in O(n)
   and, if stale, recomputes that one row in O(n) (lazy deletion, as in a heap).
+* With ``bias``, must-link edges alone first, then every edge (one O(n^2) rebuild of R and
+  the bounds between the two phases).
 
 Complexity: n - k merges of O(n) each plus O(n) per stale bound; O(n^2) time in typical use,
 O(n^3) in the worst case (every merge invalidating every bound). Memory O(n^2).
@@ -33,23 +35,20 @@ from diffclust.forest.graph import Forest, adjacency, equivalence, poison_if_nan
 from diffclust.forest.labelled import label_classes, solve_labelled
 
 
-def biased_weights(W: jax.Array, C: jax.Array, bias: bool) -> jax.Array:
-    """Shifts must-link edges above every other edge when ``bias`` (appendix §9.1, step 1).
-
-    Must-not-link edges need no shift: the conflict check rejects them whatever their rank.
-    """
-    if not bias:
-        return W
-    finite = jnp.isfinite(W)
-    span = jnp.max(jnp.where(finite, W, -jnp.inf)) - jnp.min(jnp.where(finite, W, jnp.inf))
-    return jnp.where(C == 1, W + span + 1.0, W)
-
-
 def solve_constrained(W: jax.Array, k: jax.Array, C: jax.Array, bias: bool = True) -> Forest:
-    """Constrained k-forest of prepared weights W (finite, diagonal -inf; see edge_weights)."""
+    """Constrained k-forest of prepared weights W (finite, diagonal -inf; see edge_weights).
+
+    With ``bias`` the greedy runs in two phases, Kruskal's order of appendix §9.1: must-link
+    edges alone first (the others at -inf), then, once none of them is acceptable, every edge.
+    An edge rejected in the first phase stays rejected in the second (components only grow,
+    conflicts only accumulate), so this is the biased order exactly. Shifting the must-link
+    weights above the others instead (W + span + 1) rounds in float32: at |W| ~ 1e7 the +1 is
+    below an ulp, and the lightest must-link edge ties with the heaviest other edge.
+    """
     n = W.shape[0]
-    Wb = biased_weights(W, C, bias)
     forbid = (C == -1) & ~jnp.eye(n, dtype=bool)
+    must = C == 1
+    vertices = jnp.arange(n, dtype=jnp.int32)
 
     def row_best(c, R, forbid, comp):
         # Components that hold a vertex forbidden to c are all excluded, as is c itself.
@@ -66,10 +65,7 @@ def solve_constrained(W: jax.Array, k: jax.Array, C: jax.Array, bias: bool = Tru
         valid = (best[c] > -jnp.inf) & (d != c) & ~conflict
         return c, j, d, valid
 
-    def merge_step(t, carry):
-        R, forbid, comp, best, target, ncomp, src, dst, mask = carry
-        active = ncomp > k
-
+    def refreshed(best, target, R, forbid, comp, active):
         def stale(state):
             c, _, _, valid = candidate(*state, forbid, comp)
             return active & ~valid & (state[0][c] > -jnp.inf)
@@ -81,10 +77,35 @@ def solve_constrained(W: jax.Array, k: jax.Array, C: jax.Array, bias: bool = Tru
             return best.at[c].set(value), target.at[c].set(j)
 
         best, target = jax.lax.while_loop(stale, refresh, (best, target))
-        c, j, d, valid = candidate(best, target, forbid, comp)
+        return best, target, candidate(best, target, forbid, comp)
+
+    def every_edge(comp, forbid):
+        """Second phase: R and the bounds of every component, from all of W."""
+        R = jax.ops.segment_max(W, comp, num_segments=n)  # -inf rows for non-components
+        best, target = jax.vmap(lambda c: row_best(c, R, forbid, comp))(vertices)
+        return R, jnp.where(comp == vertices, best, -jnp.inf), target
+
+    def merge_step(t, carry):
+        R, forbid, comp, best, target, ncomp, src, dst, mask, second = carry
+        active = ncomp > k
+        best, target, (c, j, d, valid) = refreshed(best, target, R, forbid, comp, active)
+        if bias:  # no acceptable must-link edge left: on to every edge
+
+            def switch(_):
+                R, best, target = every_edge(comp, forbid)
+                best, target, found = refreshed(best, target, R, forbid, comp, active)
+                return R, best, target, found
+
+            moves = ~second & active & ~valid
+            R, best, target, (c, j, d, valid) = jax.lax.cond(
+                moves, switch, lambda _: (R, best, target, (c, j, d, valid)), None
+            )
+            second = second | moves
         do = active & valid
-        # The endpoint inside c of c's heaviest edge to j (Wb is symmetric: read row j).
-        i = jnp.argmax(jnp.where(comp == c, Wb[j], -jnp.inf)).astype(jnp.int32)
+        # The endpoint inside c of c's heaviest edge to j, among the edges of this phase (W is
+        # symmetric: read row j).
+        row = jnp.where(second | must[j], W[j], -jnp.inf) if bias else W[j]
+        i = jnp.argmax(jnp.where(comp == c, row, -jnp.inf)).astype(jnp.int32)
         R = R.at[c].set(jnp.where(do, jnp.maximum(R[c], R[d]), R[c]))
         forbid = forbid.at[c].set(jnp.where(do, forbid[c] | forbid[d], forbid[c]))
         comp = jnp.where(do & (comp == d), c, comp)
@@ -93,20 +114,22 @@ def solve_constrained(W: jax.Array, k: jax.Array, C: jax.Array, bias: bool = Tru
         best = best.at[c].set(jnp.where(do, value, best[c]))
         target = target.at[c].set(jnp.where(do, jc, target[c]))
         src, dst, mask = src.at[t].set(i), dst.at[t].set(j), mask.at[t].set(do)
-        return R, forbid, comp, best, target, ncomp - do, src, dst, mask
+        return R, forbid, comp, best, target, ncomp - do, src, dst, mask, second
 
-    start = jnp.where(forbid, -jnp.inf, Wb)
+    W1 = jnp.where(must, W, -jnp.inf) if bias else W  # the first phase's edges
+    start = jnp.where(forbid, -jnp.inf, W1)
     edges = jnp.zeros(n, jnp.int32)  # n slots like the Prim forest; at most n - 1 are used
     carry = (
-        Wb,
+        W1,
         forbid,
-        jnp.arange(n, dtype=jnp.int32),
+        vertices,
         jnp.max(start, axis=1),
         jnp.argmax(start, axis=1).astype(jnp.int32),
         jnp.asarray(n, jnp.int32),
         edges,
         edges,
         jnp.zeros_like(edges, bool),
+        jnp.asarray(not bias),
     )
     carry = jax.lax.fori_loop(0, n - 1, merge_step, carry)
     comp, src, dst, mask = carry[2], carry[6], carry[7], carry[8]

@@ -16,22 +16,98 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from diffclust.forest import native
+from diffclust.forest.batched import forest_weights, forests, free_satisfies
 from diffclust.forest.checks import check_k, check_similarity
 from diffclust.forest.constrained import prepare, solve_constrained_safe
 from diffclust.forest.exact import edge_weights, solve_forest
-from diffclust.forest.graph import adjacency, forest_weight, poison_if_nan
-from diffclust.forest.noise import noise_sampler
-from diffclust.forest.perturbed import check_perturbation_args, map_samples, mean_adjacency, solve
+from diffclust.forest.graph import adjacency, forest_weight, poison_if_nan, scatter_edges
+from diffclust.forest.noise import noise_sampler, noise_words, pair_square, split_pair
+from diffclust.forest.perturbed import check_perturbation_args, map_samples, solve
 from diffclust.forest.targets import check_target, constraints_from_target
 
+# Samples solved together by the batched path hold at most this many perturbed entries (all
+# 1000 samples of the paper at n = 64, 16 MB); see scripts/bench_step.py.
+BATCHED_CHUNK_ENTRIES = 2**22
 
-def _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noise):
-    n = S.shape[0]
+
+def _loss_and_grad(
+    S, k, C, key, sigma, num_samples, noise, bias, correlated_noise, batched="native"
+):
+    """(value, gradient); through batched.py where it applies. ``batched``: "native" (the
+    CPU kernel where it is built), "jax", or "" (sample by sample): tests compare the three."""
     W0 = edge_weights(S)
-    key_free, key_constrained = (key, key) if correlated_noise else jax.random.split(key)
-    sample_free = noise_sampler(key_free, n, noise, S.dtype)
-    sample_constrained = noise_sampler(key_constrained, n, noise, S.dtype)
     cons = prepare(C)  # once, not per sample
+    general = partial(_general, W0, k, cons, key, sigma, num_samples, noise, bias, correlated_noise)
+    if batched and correlated_noise and noise == "iid" and bias:
+        fast = partial(_batched, W0, k, cons.classes, key, sigma, num_samples, batched == "native")
+        value, grad = jax.lax.cond(cons.from_labels, fast, general)
+    else:
+        value, grad = general()
+    # NaN in S must reach the gradient too, not only the value.
+    return poison_if_nan(S, value, grad)
+
+
+def _batched(W0, k, classes, key, sigma, num_samples, use_native=True):
+    """Label constraints, the same draw for both terms: both forests of a chunk of samples in
+    one pass (batched.py, or its CPU kernel in native/), from pair-shared noise squares
+    (noise.py). Chunks run in sequence; the gradient is counted in integers (exact) and scaled
+    by 1/B once."""
+    n = W0.shape[0]
+    words = noise_words(key)
+    num_pairs = -(-num_samples // 2)
+    pairs_per_chunk = max(1, min(num_pairs, BATCHED_CHUNK_ENTRIES // (2 * n * n)))
+    num_chunks = -(-num_pairs // pairs_per_chunk)
+    # Pair p holds samples 2p and 2p + 1: how many even and odd samples there are.
+    counted = jnp.array([num_pairs, num_samples // 2], jnp.int32)
+
+    def on_squares(X, valid):
+        even, odd = split_pair(X)
+        f = forests(W0 + sigma * jnp.concatenate([even, odd]), k, classes)
+        free, constrained = forest_weights(f)
+        # A sample whose constrained forest is its free one adds exactly 0 (see _general).
+        same = free_satisfies(f, classes) | (
+            jnp.all(f.keep[0] == f.keep[1], axis=-1) & jnp.all(f.parent[0] == f.parent[1], axis=-1)
+        )
+        local = jnp.arange(X.shape[0])
+        used = ~same & jnp.concatenate([local < valid[0], local < valid[1]])
+        # +1 on free edges, -1 on constrained ones, nothing for unused samples.
+        sign = used.astype(jnp.int32)
+        values = f.keep * jnp.stack([sign, -sign])[..., None]
+        src = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), f.parent.shape)
+        return jnp.where(used, free - constrained, 0.0), scatter_edges(src, f.parent, values, n)
+
+    def in_jax(c, valid):
+        pairs = c * pairs_per_chunk + jnp.arange(pairs_per_chunk)
+        X = jax.vmap(lambda p: pair_square(words, p, n, W0.dtype))(pairs)
+        return on_squares(X, valid)
+
+    def solve(c, valid):
+        if not (use_native and native.available() and W0.dtype == jnp.float32):
+            return in_jax(c, valid)
+        first = c * pairs_per_chunk
+        on_cpu = partial(native.loss_samples, words, first, pairs_per_chunk, W0, sigma, k, classes)
+        return jax.lax.platform_dependent(
+            c, valid, cpu=lambda c, valid: on_cpu(valid), default=in_jax
+        )
+
+    def chunk(c, carry):
+        total, counts = carry
+        valid = jnp.clip(counted - c * pairs_per_chunk, 0, pairs_per_chunk)
+        gaps, edges = solve(c, valid)
+        return total + jnp.sum(gaps), counts + edges
+
+    start = (jnp.zeros((), W0.dtype), jnp.zeros((n, n), jnp.int32))
+    total, counts = jax.lax.fori_loop(0, num_chunks, chunk, start)
+    return total / num_samples, counts.astype(W0.dtype) / num_samples
+
+
+def _general(W0, k, cons, key, sigma, num_samples, noise, bias, correlated_noise):
+    """Any constraints and options: each sample solved on its own (map_samples)."""
+    n = W0.shape[0]
+    key_free, key_constrained = (key, key) if correlated_noise else jax.random.split(key)
+    sample_free = noise_sampler(key_free, n, noise, W0.dtype)
+    sample_constrained = noise_sampler(key_constrained, n, noise, W0.dtype)
 
     def one(b):
         W = W0 + sigma * sample_free(b)
@@ -49,13 +125,13 @@ def _loss_and_grad(S, k, C, key, sigma, num_samples, noise, bias, correlated_noi
         return free, constrained, jnp.where(same, 0.0, gap), same
 
     free, constrained, gaps, same = map_samples(one, num_samples, n)
-    # A_eps(S) - A_eps(S; C) in one scatter: +1/B on free edges, -1/B on constrained ones,
-    # and nothing for samples whose two forests are the same (exact zeros, no rounding).
+    # A_eps(S) - A_eps(S; C) in one scatter, counted in integers (exact) and scaled once: +1 on
+    # free edges, -1 on constrained ones, nothing for samples whose two forests are the same.
     both = jax.tree.map(lambda f, c: jnp.concatenate([f, c]), free, constrained)
-    sign = jnp.where(same, 0.0, 1.0 / num_samples).astype(S.dtype)
-    grad = mean_adjacency(both, n, S.dtype, weights=jnp.concatenate([sign, -sign]))
-    # NaN in S must reach the gradient too, not only the value.
-    return poison_if_nan(S, jnp.mean(gaps), grad)
+    sign = jnp.where(same, 0, 1)
+    values = both.mask * jnp.concatenate([sign, -sign])[:, None]
+    counts = scatter_edges(both.src, both.dst, values, n)
+    return jnp.mean(gaps), counts.astype(W0.dtype) / num_samples
 
 
 # A custom VJP rather than the JVP of perturbed_spanning_forest: the backward pass needs only

@@ -1,0 +1,573 @@
+// The partial Fenchel-Young loss's Monte-Carlo samples on a CPU: per sample its noise, the
+// free and the label-constrained forest of W0 + sigma Z, the gap of their weights and their
+// edges.
+//
+// A port of noise.py's generator, of batched.py and of the chunk loop of loss.py's `_batched`
+// (read them first: the semantics, ties included, are defined there, and the tests hold the two
+// equal, noise bit for bit). XLA:CPU runs each of Prim's n steps as a dozen kernels over the
+// whole batch; here a pair of samples is generated and solved start to end in cache, pairs
+// spread over XLA's intra-op threads.
+//
+// Inputs: words (3,) uint32 of the key, first (1,) the chunk's first pair, W0 (n, n) prepared
+// weights (diagonal -inf), sigma, classes (n,) labelled.py's classes, k, valid (2,): how many
+// even and odd samples count. Attribute `pairs` P. Sample s < P is the even sample of pair
+// first + s, P + s the odd one. Outputs: gap (2P,) F(free) - F(constrained), 0 where the two
+// forests are the same or the sample does not count; edges (n, n) int32, the number of counted
+// free forests holding each edge minus that of constrained ones (symmetric).
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kLow = std::numeric_limits<float>::lowest();
+// Pairs whose noise and perturbed matrices are built whole (3 n^2 floats per thread); larger
+// samples generate each row of noise when Prim reads it (2 n^2 normals per sample, O(n) memory).
+constexpr int64_t kMaxDense = 1024;
+
+// --- noise.py, bit for bit ------------------------------------------------------------------
+// XLA:CPU contracts every multiply feeding an add into a fused multiply-add inside its fused
+// kernels: so do these (std::fma), and nothing else does (-ffp-contract=off). Tested equal over
+// all 2^24 inputs.
+
+inline uint32_t Mix(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7FEB352Du;
+  x ^= x >> 15;
+  x *= 0x846CA68Bu;
+  return x ^ (x >> 16);
+}
+
+constexpr float kLog[] = {7.0376836292e-2f,  -1.1514610310e-1f, 1.1676998740e-1f,
+                          -1.2420140846e-1f, 1.4249322787e-1f,  -1.6668057665e-1f,
+                          2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
+constexpr float kCentral[] = {2.81022636e-08f,  3.43273939e-07f,  -3.5233877e-06f,
+                              -4.39150654e-06f, 0.00021858087f,   -0.00125372503f,
+                              -0.00417768164f,  0.246640727f,     1.50140941f};
+constexpr float kTail[] = {-0.000200214257f, 0.000100950558f, 0.00134934322f,
+                           -0.00367342844f,  0.00573950773f,  -0.0076224613f,
+                           0.00943887047f,   1.00167406f,     2.83297682f};
+
+inline float Horner(const float* c, float x) {
+  float p = c[0];
+  for (int i = 1; i < 9; ++i) p = std::fma(p, x, c[i]);
+  return p;
+}
+
+inline float Log(float x) {
+  int32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  int32_t exponent = (bits >> 23) - 127;
+  const int32_t mantissa_bits = (bits & 0x007FFFFF) | 0x3F800000;
+  float m;
+  std::memcpy(&m, &mantissa_bits, sizeof m);
+  const bool big = m > 1.41421356f;
+  m = big ? 0.5f * m : m;
+  exponent = big ? exponent + 1 : exponent;
+  const float f = m - 1.0f, z = f * f;
+  const float y = std::fma(f * z, Horner(kLog, f), -0.5f * z);
+  return std::fma(static_cast<float>(exponent), 0.6931471805599453f, f + y);
+}
+
+inline float NormalFromBits(uint32_t bits) {
+  const float v = (static_cast<float>(bits >> 8) * 2.0f - 16777215.0f) * (1.0f / 16777216.0f);
+  const float w = -Log((1.0f - v) * (1.0f + v));
+  const float central = Horner(kCentral, w - 2.5f);
+  const float tail = Horner(kTail, std::sqrt(w) - 3.0f);
+  return std::sqrt(2.0f) * (w < 5.0f ? central : tail) * v;
+}
+
+struct Key {
+  uint32_t words[3];
+  inline uint32_t PairWord(int64_t pair) const {
+    return Mix(static_cast<uint32_t>(pair) + words[1]);
+  }
+  // The first round depends on the counter alone: tables of it serve every pair.
+  inline uint32_t Counter(uint32_t counter) const { return Mix(counter ^ words[0]); }
+  inline float Normal(uint32_t pair_word, uint32_t counter) const {
+    return FromCounter(pair_word, Counter(counter));
+  }
+  inline float FromCounter(uint32_t pair_word, uint32_t mixed) const {
+    return NormalFromBits(Mix(Mix(mixed ^ pair_word) + words[2]));
+  }
+};
+
+// --- the samples ----------------------------------------------------------------------------
+
+struct Problem {
+  Key key;
+  int64_t first;  // the chunk's first pair
+  const float* W0;
+  float sigma;
+  const int32_t* classes;
+  int64_t n, pairs, k;
+  int64_t valid[2];  // counted samples: even ones s < valid[0], odd ones s - P < valid[1]
+  int32_t num_labelled;
+};
+
+// Sixteen lanes of floats or ints (one AVX-512 register, two AVX2 ones; GCC splits them on
+// narrower CPUs). Per-vertex arrays are padded to whole vectors.
+constexpr int64_t kLanes = 16;
+typedef float VecF __attribute__((vector_size(64)));
+typedef int32_t VecI __attribute__((vector_size(64)));
+
+inline VecF LoadF(const float* p) {
+  VecF v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline VecI LoadI(const int32_t* p) {
+  VecI v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void Store(float* p, VecF v) { std::memcpy(p, &v, sizeof v); }
+inline void Store(int32_t* p, VecI v) { std::memcpy(p, &v, sizeof v); }
+inline VecF SplatF(float x) { return VecF{} + x; }
+inline VecI SplatI(int32_t x) { return VecI{} + x; }
+
+// Largest lane, and the smallest `where` among the lanes that hold it: a shuffle tree.
+template <typename V, typename F>
+inline V Tree(V x, F op) {
+  x = op(x, __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  x = op(x, __builtin_shufflevector(x, x, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
+  x = op(x, __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
+  x = op(x, __builtin_shufflevector(x, x, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14));
+  return x;
+}
+
+// The chosen vertex of a step: the largest key that may be chosen, ties to the first index
+// (per lane the first index of the lane's largest, then across lanes). NaN keys give vertex
+// 0, as batched.py's clipped index.
+inline int32_t Choose(VecF best, VecI where, float* value) {
+  const VecF top = Tree(best, [](VecF a, VecF b) { return a > b ? a : b; });
+  const VecI none = SplatI(std::numeric_limits<int32_t>::max());
+  const VecI first = Tree(best == top ? where : none, [](VecI a, VecI b) { return a < b ? a : b; });
+  *value = top[0];
+  return first[0] == none[0] ? 0 : first[0];
+}
+
+// The four Prim passes of a pair (free and constrained, even and odd sample) run in lockstep:
+// each step of one pass is a short chain of dependent instructions (choose, read the row,
+// sweep), so interleaving four independent chains keeps the core busy.
+constexpr int kPasses = 4;
+
+// One pass's state; per-vertex arrays hold `stride` entries (whole vectors).
+struct PassState {
+  explicit PassState(int64_t n, int64_t stride)
+      : key(stride), parent(stride), blocked(stride), classes(stride), order(n), joined(n) {}
+  std::vector<float> key;
+  std::vector<int32_t> parent, blocked, classes;  // classes: -1 everywhere in a free pass
+  std::vector<int32_t> order;
+  std::vector<float> joined;
+  const float* W = nullptr;  // dense rows; else generated into `row`
+  std::vector<float> row;
+  bool odd = false, with_classes = false;
+  int32_t num_labelled = 0;
+  VecF best;
+  VecI where;
+};
+
+// Scratch space of one thread, reused across its pairs.
+struct Scratch {
+  Scratch(const Problem& pr, int64_t stride)
+      : stride(stride), tier(pr.n), candidates(pr.n), labels(pr.n), owner(pr.n) {
+    const int64_t n = pr.n;
+    const bool dense = n <= kMaxDense;
+    // The upper triangle's edges (i < j) in row order: counter i n + j for the even sample,
+    // j n + i for the odd one.
+    for (int s = 0; dense && s < 2; ++s) {
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = i + 1; j < n; ++j) {
+          mixed[s].push_back(pr.key.Counter(static_cast<uint32_t>(s == 0 ? i * n + j : j * n + i)));
+        }
+      }
+      normals[s].resize(mixed[s].size());
+    }
+    counts.resize(dense ? n * n : 0);
+    for (auto& W : Ws) W.resize(dense ? n * stride : 0);
+    for (int g = 0; g < kPasses; ++g) {
+      passes.emplace_back(n, stride);
+      if (n > kMaxDense) passes.back().row.resize(stride);
+      weight[g].resize(n);
+      parent[g].resize(n);
+      keep[g].resize(n);
+    }
+  }
+  int64_t stride;
+  std::vector<float> Ws[2];
+  std::vector<uint32_t> mixed[2];  // first hash round of the upper edges' counters (dense)
+  std::vector<float> normals[2];    // their normals for the pair at hand
+  std::vector<int32_t> counts;   // this block's edge counts (dense), else `edges`
+  std::vector<PassState> passes;  // [even free, even constrained, odd free, odd constrained]
+  std::vector<float> weight[kPasses];
+  std::vector<int32_t> parent[kPasses];
+  std::vector<uint8_t> keep[kPasses];
+  std::vector<int32_t> tier, candidates, labels, owner;
+  std::vector<std::pair<int64_t, int32_t>> edges;  // (flat index, +-1) of this block
+};
+
+// Both perturbed matrices of pair p, rows of `stride` floats, padding -inf: W0 + sigma Z with Z
+// the upper triangle of the pair's square of normals X_p (noise.py's pair_square) for the even
+// sample, its lower triangle for the odd one. Each normal is generated once, for the upper
+// triangle of its matrix; the lower triangles are mirrored. The product is rounded before the
+// sum, as XLA computes W0 + sigma * Z.
+void PairWeights(const Problem& pr, int64_t p, Scratch& sc) {
+  const int64_t n = pr.n, m = sc.stride, edges = n * (n - 1) / 2;
+  const uint32_t pair_word = pr.key.PairWord(p);
+  // The normals of the upper triangle's edges, in row order: one long vector loop.
+  for (int s = 0; s < 2; ++s) {
+    const uint32_t* mixed = sc.mixed[s].data();
+    float* z = sc.normals[s].data();
+    for (int64_t e = 0; e < edges; ++e) z[e] = pr.key.FromCounter(pair_word, mixed[e]);
+  }
+  for (int s = 0; s < 2; ++s) {
+    float* W = sc.Ws[s].data();
+    const float* z = sc.normals[s].data();
+    for (int64_t i = 0, e = 0; i < n; e += n - 1 - i, ++i) {
+      const float* w0 = pr.W0 + i * n;
+      float* row = W + i * m;
+      for (int64_t j = i + 1; j < n; ++j) row[j] = w0[j] + pr.sigma * z[e + j - i - 1];
+      row[i] = w0[i];  // the -inf diagonal (+ sigma 0)
+      std::fill(row + n, row + m, -kInf);
+    }
+    for (int64_t i = 1; i < n; ++i) {
+      for (int64_t j = 0; j < i; ++j) W[i * m + j] = W[j * m + i];
+    }
+  }
+}
+
+// Row v of sample `odd` of pair p, generated from the noise's counters (large n).
+void PerturbedRow(const Problem& pr, int64_t p, bool odd, int64_t v, float* row, int64_t m) {
+  const int64_t n = pr.n;
+  const uint32_t pair_word = pr.key.PairWord(p);
+  const float* w0 = pr.W0 + v * n;
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t lo = std::min(v, j), hi = std::max(v, j);
+    const uint32_t counter = static_cast<uint32_t>(odd ? hi * n + lo : lo * n + hi);
+    row[j] = w0[j] + pr.sigma * (j == v ? 0.0f : pr.key.Normal(pair_word, counter));
+  }
+  std::fill(row + n, row + m, -kInf);
+}
+
+// One step's sweep of a pass over the chosen vertex v's row: keys and parents updated, the
+// next choice found (per lane the first index of the lane's largest choosable key).
+template <bool kClasses>
+inline void Sweep(PassState& ps, const float* row, int32_t v, int64_t m) {
+  const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf), low = SplatF(kLow);
+  const VecI lane = VecI{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  float* key = ps.key.data();
+  int32_t* parent = ps.parent.data();
+  const int32_t* classes = ps.classes.data();
+  const int32_t* blocked = ps.blocked.data();
+  const VecI class_v = SplatI(classes[v]), vertex_v = SplatI(v);
+  VecF best = minus_inf;
+  VecI where = SplatI(0);
+  for (int64_t j = 0; j < m; j += kLanes) {
+    VecF r = LoadF(row + j);
+    if (kClasses) {
+      const VecI c = LoadI(classes + j);
+      r = ((c >= 0) & (c != class_v)) ? low : r;
+    }
+    const VecF old = LoadF(key + j);
+    const VecI closer = r > old;
+    const VecF updated = closer ? r : old;
+    Store(key + j, updated);
+    Store(parent + j, closer ? vertex_v : LoadI(parent + j));
+    VecI skip = updated == inf;
+    if (kClasses) skip |= LoadI(blocked + j) != 0;
+    const VecF choice = skip ? minus_inf : updated;
+    const VecI better = choice > best;
+    best = better ? choice : best;
+    where = better ? lane + static_cast<int32_t>(j) : where;
+  }
+  ps.best = best;
+  ps.where = where;
+}
+
+// batched.py's prim_both for the four passes of pair p: free passes from vertex 0, constrained
+// ones labelled.py's two phases (phase 1 chooses among labelled vertices only, and their keys
+// only see edges inside their class). Each step is one sweep over the chosen row that also
+// finds the next vertex; padding vertices start in the tree (+inf), never chosen.
+void PrimPasses(const Problem& pr, int64_t p, Scratch& sc) {
+  const int64_t n = pr.n, m = sc.stride;
+  const bool dense = n <= kMaxDense;
+  const bool none = pr.num_labelled == 0;
+  const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf), low = SplatF(kLow);
+  const VecI lane = VecI{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  auto row_of = [&](PassState& ps, int64_t v) -> const float* {
+    if (dense) return ps.W + v * m;
+    PerturbedRow(pr, p, ps.odd, v, ps.row.data(), m);
+    return ps.row.data();
+  };
+  for (int g = 0; g < kPasses; ++g) {
+    PassState& ps = sc.passes[g];
+    ps.odd = g >= 2;
+    ps.with_classes = (g % 2 == 1) && !none;
+    ps.num_labelled = ps.with_classes ? pr.num_labelled : 0;
+    if (dense) ps.W = sc.Ws[ps.odd].data();
+    const float* row0 = ps.with_classes ? nullptr : row_of(ps, 0);
+    for (int64_t j = 0; j < m; ++j) {
+      const int32_t c = j < n ? pr.classes[j] : -1;
+      ps.classes[j] = ps.with_classes ? c : -1;
+      if (ps.with_classes) {
+        ps.key[j] = j >= n ? kInf : (c >= 0 ? kLow : -kInf);
+        ps.parent[j] = static_cast<int32_t>(j);
+        ps.blocked[j] = c < 0;
+      } else {
+        ps.key[j] = j == 0 || j >= n ? kInf : row0[j];
+        ps.parent[j] = 0;
+        ps.blocked[j] = 0;
+      }
+    }
+    // The first choice, as the sweeps below make the others. A lane never beaten keeps index
+    // 0 of its -inf: equal to the other lanes then, the first index wins.
+    ps.best = minus_inf;
+    ps.where = SplatI(0);
+    for (int64_t j = 0; j < m; j += kLanes) {
+      const VecF k = LoadF(ps.key.data() + j);
+      const VecF choice = ((k == inf) | (LoadI(ps.blocked.data() + j) != 0)) ? minus_inf : k;
+      const VecI better = choice > ps.best;
+      ps.best = better ? choice : ps.best;
+      ps.where = better ? lane + static_cast<int32_t>(j) : ps.where;
+    }
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    const float* rows[kPasses];
+    int32_t chosen[kPasses];
+    for (int g = 0; g < kPasses; ++g) {
+      PassState& ps = sc.passes[g];
+      float value;
+      const int32_t v = Choose(ps.best, ps.where, &value);
+      chosen[g] = v;
+      ps.order[t] = v;
+      ps.joined[t] = value;
+      ps.key[v] = kInf;  // row[v] is W's -inf diagonal: the sweep never lowers it
+      if (t + 1 == ps.num_labelled) std::fill(ps.blocked.begin(), ps.blocked.end(), 0);
+      rows[g] = row_of(ps, v);
+    }
+    for (int g = 0; g < kPasses; ++g) {
+      PassState& ps = sc.passes[g];
+      if (ps.with_classes) {
+        Sweep<true>(ps, rows[g], chosen[g], m);
+      } else {
+        Sweep<false>(ps, rows[g], chosen[g], m);
+      }
+    }
+  }
+  for (int g = 0; g < kPasses; ++g) {
+    PassState& ps = sc.passes[g];
+    const int64_t steps = ps.with_classes ? n : n - 1;
+    std::copy(ps.parent.begin(), ps.parent.begin() + n, sc.parent[g].begin());
+    std::fill(sc.weight[g].begin(), sc.weight[g].end(), kInf);
+    for (int64_t t = 0; t < steps; ++t) sc.weight[g][ps.order[t]] = ps.joined[t];
+  }
+}
+
+// batched.py's _drop_lightest for one forest: drops the `count` existing edges that come first
+// in the order (tier, weight, index) ascending, the index descending when `descending_index`.
+void DropLightest(int64_t n, const int32_t* tier, const float* weight, bool descending_index,
+                  int64_t count, int32_t* first_edges, uint8_t* keep) {
+  auto first = [&](int32_t a, int32_t b) {
+    if (tier[a] != tier[b]) return tier[a] < tier[b];
+    if (weight[a] != weight[b]) return weight[a] < weight[b];
+    return descending_index ? a > b : a < b;
+  };
+  // The `count` first existing edges, kept sorted in a short array (count is about k).
+  int64_t held = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    keep[j] = tier[j] > 0;
+    if (!keep[j] || count == 0) continue;
+    const int32_t e = static_cast<int32_t>(j);
+    if (held == count && !first(e, first_edges[held - 1])) continue;
+    int64_t at = held < count ? held++ : held - 1;
+    for (; at > 0 && first(e, first_edges[at - 1]); --at) first_edges[at] = first_edges[at - 1];
+    first_edges[at] = e;
+  }
+  for (int64_t i = 0; i < held; ++i) keep[first_edges[i]] = 0;
+}
+
+// constrained.py's _satisfies_labels of a free forest: every labelled class inside one
+// component and no component holding two classes.
+bool FreeSatisfies(const Problem& pr, Scratch& sc, int g) {
+  const int64_t n = pr.n;
+  const int32_t* parent = sc.parent[g].data();
+  const uint8_t* keep = sc.keep[g].data();
+  const int32_t* order = sc.passes[g].order.data();
+  int32_t* label = sc.labels.data();
+  int32_t* owner = sc.owner.data();  // the class found in each component, -1 none yet
+  // Prim adds a vertex after its parent, so labels follow the order of addition.
+  label[0] = 0;
+  for (int64_t t = 0; t < n - 1; ++t) {
+    const int32_t v = order[t];
+    label[v] = keep[v] ? label[parent[v]] : v;
+  }
+  std::fill(owner, owner + n, -1);
+  for (int64_t j = 0; j < n; ++j) {
+    const int32_t c = pr.classes[j];
+    if (c < 0) continue;
+    if (label[j] != label[c]) return false;  // c is the class's first vertex
+    if (owner[label[j]] >= 0 && owner[label[j]] != c) return false;
+    owner[label[j]] = c;
+  }
+  return true;
+}
+
+// The sample of passes (g, g + 1) (free, constrained), local index s: drops the lightest
+// edges, then its gap, its edges queued in sc.edges.
+float SampleGap(const Problem& pr, int g, int64_t s, Scratch& sc) {
+  const int64_t n = pr.n;
+  const bool none = pr.num_labelled == 0;
+  const bool odd = g >= 2;
+  if (s >= pr.valid[odd]) return 0.0f;
+  for (int f = g; f < g + 2; ++f) {
+    const bool constrained = f == g + 1;
+    const int32_t* parent = sc.parent[f].data();
+    int64_t existing = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const bool labelled = pr.classes[j] >= 0;
+      bool exists = j != 0;
+      if (constrained) exists = labelled ? parent[j] != j : !(labelled || (j == 0 && none));
+      sc.tier[j] = exists ? (constrained && labelled ? 2 : 1) : 0;
+      existing += exists;
+    }
+    const int64_t count = constrained ? existing - (n - pr.k) : pr.k - 1;
+    DropLightest(n, sc.tier.data(), sc.weight[f].data(), constrained,
+                 std::max<int64_t>(count, 0), sc.candidates.data(), sc.keep[f].data());
+    // A free forest that satisfies the labels is the constrained optimum: the sample adds 0.
+    if (!constrained && FreeSatisfies(pr, sc, g)) return 0.0f;
+  }
+  const bool same =
+      std::equal(sc.keep[g].begin(), sc.keep[g].end(), sc.keep[g + 1].begin()) &&
+      std::equal(sc.parent[g].begin(), sc.parent[g].end(), sc.parent[g + 1].begin());
+  if (same) return 0.0f;
+  float totals[2];
+  for (int f = 0; f < 2; ++f) {
+    const uint8_t* keep = sc.keep[g + f].data();
+    const float* weight = sc.weight[g + f].data();
+    const int32_t* parent = sc.parent[g + f].data();
+    float total = 0.0f;
+    for (int64_t j = 0; j < n; ++j) total += keep[j] ? weight[j] : 0.0f;
+    totals[f] = 2.0f * total;
+    const int32_t sign = f == 0 ? 1 : -1;
+    for (int64_t j = 0; j < n; ++j) {
+      if (!keep[j]) continue;
+      if (!sc.counts.empty()) {
+        sc.counts[j * n + parent[j]] += sign;
+        sc.counts[parent[j] * n + j] += sign;
+      } else {
+        sc.edges.emplace_back(j * n + parent[j], sign);
+        sc.edges.emplace_back(parent[j] * n + j, sign);
+      }
+    }
+  }
+  return totals[0] - totals[1];
+}
+
+// Pairs in blocks, taken by the calling thread and by helpers on XLA's intra-op pool. The
+// caller never waits for a helper that has not started: it takes whatever blocks are left
+// itself, so the call finishes even when the pool is busy elsewhere.
+struct Work {
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::mutex merge;
+};
+
+ffi::Error LossSamplesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U32> words,
+                           ffi::Buffer<ffi::S32> first, ffi::Buffer<ffi::F32> W0,
+                           ffi::Buffer<ffi::F32> sigma, ffi::Buffer<ffi::S32> classes,
+                           ffi::Buffer<ffi::S32> k, ffi::Buffer<ffi::S32> valid, int64_t pairs,
+                           ffi::ResultBuffer<ffi::F32> gap, ffi::ResultBuffer<ffi::S32> edges) {
+  const auto dims = W0.dimensions();
+  if (dims.size() != 2 || dims[0] != dims[1]) {
+    return ffi::Error::InvalidArgument("W0 must have shape (n, n)");
+  }
+  const int64_t n = dims[0];
+  int32_t num_labelled = 0;
+  for (int64_t j = 0; j < n; ++j) num_labelled += classes.typed_data()[j] >= 0;
+  const uint32_t* w = words.typed_data();
+  const Problem pr{Key{{w[0], w[1], w[2]}},
+                   first.typed_data()[0],
+                   W0.typed_data(),
+                   sigma.typed_data()[0],
+                   classes.typed_data(),
+                   n,
+                   pairs,
+                   std::clamp<int64_t>(k.typed_data()[0], 1, n),
+                   {valid.typed_data()[0], valid.typed_data()[1]},
+                   num_labelled};
+  float* gaps = gap->typed_data();
+  int32_t* counts = edges->typed_data();
+  std::fill(counts, counts + n * n, 0);
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(8, pairs / 16));
+  const int64_t blocks = (pairs + block - 1) / block;
+  auto work = std::make_shared<Work>();
+  auto run = [pr, gaps, counts, block, blocks, work]() {
+    Scratch sc(pr, (pr.n + kLanes - 1) / kLanes * kLanes);
+    for (int64_t b; (b = work->next.fetch_add(1)) < blocks;) {
+      sc.edges.clear();
+      for (int64_t s = b * block; s < std::min(pr.pairs, (b + 1) * block); ++s) {
+        const int64_t p = pr.first + s;
+        if (pr.n <= kMaxDense) PairWeights(pr, p, sc);
+        PrimPasses(pr, p, sc);
+        gaps[s] = SampleGap(pr, 0, s, sc);
+        gaps[pr.pairs + s] = SampleGap(pr, 2, s, sc);
+      }
+      {
+        std::lock_guard<std::mutex> lock(work->merge);
+        for (const auto& [index, delta] : sc.edges) counts[index] += delta;
+        for (int64_t i = 0; i < static_cast<int64_t>(sc.counts.size()); ++i) {
+          counts[i] += sc.counts[i];
+        }
+      }
+      std::fill(sc.counts.begin(), sc.counts.end(), 0);
+      work->done.fetch_add(1, std::memory_order_release);
+    }
+  };
+  const int64_t helpers = std::min<int64_t>(pool.num_threads(), blocks) - 1;
+  for (int64_t h = 0; h < helpers; ++h) pool.Schedule([run] { run(); });
+  run();
+  while (work->done.load(std::memory_order_acquire) < blocks) std::this_thread::yield();
+  return ffi::Error::Success();
+}
+
+// noise.py's normal_from_bits of every word (for the tests: the two must agree bit for bit).
+ffi::Error NormalsImpl(ffi::Buffer<ffi::U32> bits, ffi::ResultBuffer<ffi::F32> normals) {
+  const uint32_t* in = bits.typed_data();
+  float* out = normals->typed_data();
+  for (size_t i = 0; i < bits.element_count(); ++i) out[i] = NormalFromBits(in[i]);
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(DiffclustNormals, NormalsImpl,
+                              ffi::Ffi::Bind().Arg<ffi::Buffer<ffi::U32>>().Ret<ffi::Buffer<ffi::F32>>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(DiffclustLossSamples, LossSamplesImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()  // words
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // first pair
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // W0
+                                  .Arg<ffi::Buffer<ffi::F32>>()  // sigma
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // classes
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // k
+                                  .Arg<ffi::Buffer<ffi::S32>>()  // even, odd samples counted
+                                  .Attr<int64_t>("pairs")
+                                  .Ret<ffi::Buffer<ffi::F32>>()  // gap
+                                  .Ret<ffi::Buffer<ffi::S32>>());  // edges
