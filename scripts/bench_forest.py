@@ -2,22 +2,29 @@
 
 Prints one JSON line per case: n, num_samples, reference_s, fast_s, speedup (median of
 several compiled runs; reference_s is null where its predicted time exceeds --max-reference-s),
-plus fast_permuted_s for the permuted-noise sampler and the device.
+plus fast_permuted_s for the permuted-noise sampler and the device. Then one line per memory
+case (n = 4096, B = 16 and n = 16384, B = 4): the peak resident memory of a process that
+builds the problem and runs one value + gradient, measured in a fresh subprocess per case
+(resource.getrusage), before and after the loss, and the samples solved per chunk.
 
-    python scripts/bench_forest.py [--sizes 32 64 ...] [--repeats 5]
+    python scripts/bench_forest.py [--sizes 32 64 ...] [--repeats 5] [--memory-cases N:B ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffclust.forest import partial_fy_loss, similarity, target_from_labels
+from diffclust.forest import loss as loss_module
+from diffclust.forest import native, partial_fy_loss, similarity, target_from_labels
 from diffclust.forest.noise import sample_noise
 from diffclust.forest.reference import _reference
 from diffclust.forest.targets import constraints_from_target
@@ -25,6 +32,7 @@ from diffclust.strict_json import dumps
 
 # num_samples per batch size: the paper's B = 1000 at small n, fewer where n is large.
 DEFAULT_CASES = {32: 1000, 64: 1000, 128: 100, 256: 100, 512: 32, 1024: 32, 4096: 16}
+MEMORY_CASES = ("4096:16", "16384:4")
 SIGMA, K = 0.1, 10
 # Without an earlier reference timing to extrapolate from, the reference runs up to this n
 # (about 20 s at n = 128, B = 100); --sizes 4096 alone must not start an O(B n^4) run.
@@ -73,13 +81,56 @@ def median_seconds(fn, args, repeats: int) -> float:
     return statistics.median(times)
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_case(n: int, num_samples: int) -> dict:
+    """One value + gradient at (n, num_samples), with the peak memory before and after."""
+    S, M = problem(n)
+    jax.block_until_ready((S, M))
+    before = peak_rss_mb()
+    start = time.perf_counter()
+    jax.block_until_ready(fast_fn(num_samples, "iid")(S, M, jax.random.key(0)))
+    pairs = max(1, min(-(-num_samples // 2), loss_module.BATCHED_CHUNK_ENTRIES // (2 * n * n)))
+    return {
+        "n": n,
+        "num_samples": num_samples,
+        "samples_per_chunk": 2 * pairs,
+        "peak_rss_mb_inputs": round(before),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "first_call_s": round(time.perf_counter() - start, 2),
+        "native_kernel": native.available(),
+        "device": jax.devices()[0].device_kind,
+    }
+
+
+def memory_cases(cases) -> None:
+    """Each case in a fresh process, so that its peak is its own."""
+    for case in cases:
+        n, num_samples = (int(x) for x in case.split(":"))
+        command = [sys.executable, __file__, "--memory-case", f"{n}:{num_samples}"]
+        out = subprocess.run(command, capture_output=True, text=True)
+        if out.returncode != 0:
+            print(dumps({"n": n, "num_samples": num_samples, "error": out.stderr[-500:]}))
+        else:
+            print(out.stdout.strip().splitlines()[-1], flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=list(DEFAULT_CASES))
     parser.add_argument("--num-samples", type=int, default=None, help="override per-n defaults")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--max-reference-s", type=float, default=60.0)
+    parser.add_argument("--memory-cases", nargs="*", default=list(MEMORY_CASES), help="N:B")
+    parser.add_argument("--memory-case", help=argparse.SUPPRESS)  # one case, in a subprocess
     args = parser.parse_args()
+    if args.memory_case:
+        n, num_samples = (int(x) for x in args.memory_case.split(":"))
+        print(dumps(memory_case(n, num_samples)))
+        return
 
     key = jax.random.key(0)
     last_reference = None  # (n, num_samples, seconds) to predict the next reference time
@@ -108,6 +159,7 @@ def main() -> None:
             "device": jax.devices()[0].device_kind,
         }
         print(dumps(record), flush=True)
+    memory_cases(args.memory_cases)
 
 
 if __name__ == "__main__":

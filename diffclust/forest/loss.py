@@ -26,9 +26,11 @@ from diffclust.forest.noise import noise_sampler, noise_words, pair_square, spli
 from diffclust.forest.perturbed import check_perturbation_args, map_samples, solve
 from diffclust.forest.targets import check_target, constraints_from_target
 
-# Samples solved together by the batched path hold at most this many perturbed entries (all
-# 1000 samples of the paper at n = 64, 16 MB); see scripts/bench_step.py.
+# Samples solved together by the batched path hold at most this many perturbed entries: on a
+# CPU, all 1000 samples of the paper at n = 64 (16 MB); on accelerators, where fewer and larger
+# chunks pay Prim's per-step kernel launches fewer times, 8 samples at n = 16384 (8 GB).
 BATCHED_CHUNK_ENTRIES = 2**22
+ACCELERATOR_CHUNK_ENTRIES = 2**31
 
 
 def _loss_and_grad(
@@ -56,7 +58,8 @@ def _batched(W0, k, classes, key, sigma, num_samples, use_native=True):
     n = W0.shape[0]
     words = noise_words(key)
     num_pairs = -(-num_samples // 2)
-    pairs_per_chunk = max(1, min(num_pairs, BATCHED_CHUNK_ENTRIES // (2 * n * n)))
+    entries = BATCHED_CHUNK_ENTRIES if jax.default_backend() == "cpu" else ACCELERATOR_CHUNK_ENTRIES
+    pairs_per_chunk = max(1, min(num_pairs, entries // (2 * n * n)))
     num_chunks = -(-num_pairs // pairs_per_chunk)
     # Pair p holds samples 2p and 2p + 1: how many even and odd samples there are.
     counted = jnp.array([num_pairs, num_samples // 2], jnp.int32)
