@@ -183,6 +183,7 @@ def test_fit_keeps_the_memories_whose_own_loss_is_lowest():
     own = completion_loss(fit.memories, jnp.asarray(x), dynamics, jax.random.key(9), 0, fill)
     # float32 sums of 800 squared errors of size ~0.1: relative rounding below 1e-5.
     assert float(own) == pytest.approx(fit.loss, rel=1e-5)
+    # the same float32 number, converted to Python floats on two paths
     assert fit.loss == pytest.approx(fit.table_losses.min(), rel=1e-6)
 
 
