@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("forests.cc")
 TARGET = "diffclust_loss_samples"
-NORMALS = "diffclust_normals"  # the kernel's noise transform alone, for the tests
+BOX_MULLER = "diffclust_box_muller"  # the kernel's noise transform alone, for the tests
 # -ffp-contract=off: fused multiply-adds only where forests.cc asks for them, as XLA makes them.
 FLAGS = (
     "-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"
@@ -88,7 +88,10 @@ def available() -> bool:
         return False
     try:
         library = ctypes.cdll.LoadLibrary(str(_build(compiler)))
-        for target, symbol in ((TARGET, "DiffclustLossSamples"), (NORMALS, "DiffclustNormals")):
+        for target, symbol in (
+            (TARGET, "DiffclustLossSamples"),
+            (BOX_MULLER, "DiffclustBoxMuller"),
+        ):
             handler = jax.ffi.pycapsule(getattr(library, symbol))
             jax.ffi.register_ffi_target(target, handler, platform="cpu")
     except (OSError, subprocess.CalledProcessError) as error:
@@ -125,7 +128,8 @@ def loss_samples(words, first, pairs: int, W0, sigma, k, classes, valid):
     )
 
 
-def normals(bits: jax.Array) -> jax.Array:
-    """The kernel's noise.normal_from_bits of uint32 words (tests compare the two)."""
-    call = jax.ffi.ffi_call(NORMALS, jax.ShapeDtypeStruct(bits.shape, jnp.float32))
-    return call(bits.astype(jnp.uint32))
+def box_muller(bits_u: jax.Array, bits_t: jax.Array):
+    """The kernel's noise.box_muller of uint32 words (tests compare the two)."""
+    out = jax.ShapeDtypeStruct(bits_u.shape, jnp.float32)
+    call = jax.ffi.ffi_call(BOX_MULLER, (out, out))
+    return call(bits_u.astype(jnp.uint32), bits_t.astype(jnp.uint32))

@@ -42,7 +42,7 @@ constexpr int64_t kMaxDense = 1024;
 // --- noise.py, bit for bit ------------------------------------------------------------------
 // XLA:CPU contracts every multiply feeding an add into a fused multiply-add inside its fused
 // kernels: so do these (std::fma), and nothing else does (-ffp-contract=off). Tested equal over
-// all 2^24 inputs.
+// all 2^23 radii and all 2^23 angles.
 
 inline uint32_t Mix(uint32_t x) {
   x ^= x >> 16;
@@ -55,16 +55,16 @@ inline uint32_t Mix(uint32_t x) {
 constexpr float kLog[] = {7.0376836292e-2f,  -1.1514610310e-1f, 1.1676998740e-1f,
                           -1.2420140846e-1f, 1.4249322787e-1f,  -1.6668057665e-1f,
                           2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
-constexpr float kCentral[] = {2.81022636e-08f,  3.43273939e-07f,  -3.5233877e-06f,
-                              -4.39150654e-06f, 0.00021858087f,   -0.00125372503f,
-                              -0.00417768164f,  0.246640727f,     1.50140941f};
-constexpr float kTail[] = {-0.000200214257f, 0.000100950558f, 0.00134934322f,
-                           -0.00367342844f,  0.00573950773f,  -0.0076224613f,
-                           0.00943887047f,   1.00167406f,     2.83297682f};
+// noise.py's _SIN, _COS: sin(pi f / 2) / f and cos(pi f / 2) as polynomials in f^2.
+constexpr float kSin[] = {0.00015186275413725525f, -0.004674552474170923f,
+                          0.07969020307064056f, -0.6459638476371765f, 1.5707963705062866f};
+constexpr float kCos[] = {0.000859465915709734f, -0.020813362672924995f, 0.2536526620388031f,
+                          -1.2336987257003784f, 1.0f};
 
+template <int kTerms>
 inline float Horner(const float* c, float x) {
   float p = c[0];
-  for (int i = 1; i < 9; ++i) p = std::fma(p, x, c[i]);
+  for (int i = 1; i < kTerms; ++i) p = std::fma(p, x, c[i]);
   return p;
 }
 
@@ -79,16 +79,25 @@ inline float Log(float x) {
   m = big ? 0.5f * m : m;
   exponent = big ? exponent + 1 : exponent;
   const float f = m - 1.0f, z = f * f;
-  const float y = std::fma(f * z, Horner(kLog, f), -0.5f * z);
+  const float y = std::fma(f * z, Horner<9>(kLog, f), -0.5f * z);
   return std::fma(static_cast<float>(exponent), 0.6931471805599453f, f + y);
 }
 
-inline float NormalFromBits(uint32_t bits) {
-  const float v = (static_cast<float>(bits >> 8) * 2.0f - 16777215.0f) * (1.0f / 16777216.0f);
-  const float w = -Log((1.0f - v) * (1.0f + v));
-  const float central = Horner(kCentral, w - 2.5f);
-  const float tail = Horner(kTail, std::sqrt(w) - 3.0f);
-  return std::sqrt(2.0f) * (w < 5.0f ? central : tail) * v;
+// noise.py's box_muller: two normals from two words.
+inline float Uniform(uint32_t bits, float scale) {
+  return (static_cast<float>(bits >> 9) + 0.5f) * (scale / 8388608.0f);
+}
+
+inline void BoxMuller(uint32_t bits_u, uint32_t bits_t, float& x, float& y) {
+  const float r = std::sqrt(-2.0f * Log(Uniform(bits_u, 1.0f)));
+  const float turns = Uniform(bits_t, 4.0f);  // quarter turns, [0, 4)
+  const int32_t quarter = static_cast<int32_t>(turns);
+  const float f = turns - static_cast<float>(quarter), g = f * f;
+  const float sin = f * Horner<5>(kSin, g), cos = Horner<5>(kCos, g);
+  const float c = quarter == 0 ? cos : quarter == 1 ? -sin : quarter == 2 ? -cos : sin;
+  const float s = quarter == 0 ? sin : quarter == 1 ? cos : quarter == 2 ? -sin : -cos;
+  x = r * c;
+  y = r * s;
 }
 
 struct Key {
@@ -98,11 +107,13 @@ struct Key {
   }
   // The first round depends on the counter alone: tables of it serve every pair.
   inline uint32_t Counter(uint32_t counter) const { return Mix(counter ^ words[0]); }
-  inline float Normal(uint32_t pair_word, uint32_t counter) const {
-    return FromCounter(pair_word, Counter(counter));
+  inline uint32_t Bits(uint32_t pair_word, uint32_t mixed) const {
+    return Mix(Mix(mixed ^ pair_word) + words[2]);
   }
-  inline float FromCounter(uint32_t pair_word, uint32_t mixed) const {
-    return NormalFromBits(Mix(Mix(mixed ^ pair_word) + words[2]));
+  // The normals of edge (lo, hi), lo < hi, for the pair's even and odd sample.
+  inline void Edge(uint32_t pair_word, uint32_t mixed_u, uint32_t mixed_t, float& even,
+                   float& odd) const {
+    BoxMuller(Bits(pair_word, mixed_u), Bits(pair_word, mixed_t), even, odd);
   }
 };
 
@@ -188,8 +199,8 @@ struct Scratch {
       : stride(stride), tier(pr.n), candidates(pr.n), labels(pr.n), owner(pr.n) {
     const int64_t n = pr.n;
     const bool dense = n <= kMaxDense;
-    // The upper triangle's edges (i < j) in row order: counter i n + j for the even sample,
-    // j n + i for the odd one.
+    // The upper triangle's edges (i < j) in row order: counter i n + j for the radius, j n + i
+    // for the angle.
     for (int s = 0; dense && s < 2; ++s) {
       for (int64_t i = 0; i < n; ++i) {
         for (int64_t j = i + 1; j < n; ++j) {
@@ -230,10 +241,12 @@ void PairWeights(const Problem& pr, int64_t p, Scratch& sc) {
   const int64_t n = pr.n, m = sc.stride, edges = n * (n - 1) / 2;
   const uint32_t pair_word = pr.key.PairWord(p);
   // The normals of the upper triangle's edges, in row order: one long vector loop.
-  for (int s = 0; s < 2; ++s) {
-    const uint32_t* mixed = sc.mixed[s].data();
-    float* z = sc.normals[s].data();
-    for (int64_t e = 0; e < edges; ++e) z[e] = pr.key.FromCounter(pair_word, mixed[e]);
+  const uint32_t* mixed_u = sc.mixed[0].data();
+  const uint32_t* mixed_t = sc.mixed[1].data();
+  float* even = sc.normals[0].data();
+  float* odd = sc.normals[1].data();
+  for (int64_t e = 0; e < edges; ++e) {
+    pr.key.Edge(pair_word, mixed_u[e], mixed_t[e], even[e], odd[e]);
   }
   for (int s = 0; s < 2; ++s) {
     float* W = sc.Ws[s].data();
@@ -258,8 +271,10 @@ void PerturbedRow(const Problem& pr, int64_t p, bool odd, int64_t v, float* row,
   const float* w0 = pr.W0 + v * n;
   for (int64_t j = 0; j < n; ++j) {
     const int64_t lo = std::min(v, j), hi = std::max(v, j);
-    const uint32_t counter = static_cast<uint32_t>(odd ? hi * n + lo : lo * n + hi);
-    row[j] = w0[j] + pr.sigma * (j == v ? 0.0f : pr.key.Normal(pair_word, counter));
+    float even, odd_z;
+    pr.key.Edge(pair_word, pr.key.Counter(static_cast<uint32_t>(lo * n + hi)),
+                pr.key.Counter(static_cast<uint32_t>(hi * n + lo)), even, odd_z);
+    row[j] = w0[j] + pr.sigma * (j == v ? 0.0f : (odd ? odd_z : even));
   }
   std::fill(row + n, row + m, -kInf);
 }
@@ -545,18 +560,24 @@ ffi::Error LossSamplesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U32> words,
   return ffi::Error::Success();
 }
 
-// noise.py's normal_from_bits of every word (for the tests: the two must agree bit for bit).
-ffi::Error NormalsImpl(ffi::Buffer<ffi::U32> bits, ffi::ResultBuffer<ffi::F32> normals) {
-  const uint32_t* in = bits.typed_data();
-  float* out = normals->typed_data();
-  for (size_t i = 0; i < bits.element_count(); ++i) out[i] = NormalFromBits(in[i]);
+// noise.py's box_muller of every pair of words (for the tests: the two agree bit for bit).
+ffi::Error BoxMullerImpl(ffi::Buffer<ffi::U32> bits_u, ffi::Buffer<ffi::U32> bits_t,
+                         ffi::ResultBuffer<ffi::F32> x, ffi::ResultBuffer<ffi::F32> y) {
+  for (size_t i = 0; i < bits_u.element_count(); ++i) {
+    BoxMuller(bits_u.typed_data()[i], bits_t.typed_data()[i], x->typed_data()[i],
+              y->typed_data()[i]);
+  }
   return ffi::Error::Success();
 }
 
 }  // namespace
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(DiffclustNormals, NormalsImpl,
-                              ffi::Ffi::Bind().Arg<ffi::Buffer<ffi::U32>>().Ret<ffi::Buffer<ffi::F32>>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(DiffclustBoxMuller, BoxMullerImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(DiffclustLossSamples, LossSamplesImpl,
                               ffi::Ffi::Bind()
