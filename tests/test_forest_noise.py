@@ -4,13 +4,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import special, stats
+from scipy import stats
 
 from diffclust.forest import native
 from diffclust.forest.noise import (
+    box_muller,
     noise_sampler,
     noise_words,
-    normal_from_bits,
     pair_square,
     sample_noise,
 )
@@ -50,17 +50,27 @@ def test_samples_are_reproducible_from_the_key_alone():
     assert jnp.all(jnp.isfinite(Z))
 
 
-def test_normals_are_the_exact_quantiles_of_their_24_bits():
-    """Every one of the 2^24 inputs against scipy's float64 quantile of its cell midpoint.
+GRID = jnp.arange(2**23, dtype=jnp.uint32) << 9  # every 23-bit uniform the generator makes
+MIDPOINTS = (np.arange(2**23) + 0.5) / 2**23
 
-    Giles' single-precision polynomials are accurate to a few float32 ulps of the result;
-    |z| < 5.42, where an ulp is at most 4.8e-7: 4 ulps is 1.9e-6.
-    """
-    m = np.arange(2**24, dtype=np.uint32)
-    z = np.asarray(normal_from_bits(jnp.asarray(m << 8)), np.float64)
-    exact = special.ndtri((m + 0.5) / 2**24)
-    assert np.max(np.abs(z - exact)) < 1.9e-6
-    assert z.max() < 5.42 and z.min() > -5.42
+
+def test_box_muller_radii_and_angles_are_exact_to_float32():
+    """All 2^23 radii sqrt(-2 ln u) (angle fixed near 0) and all 2^23 angles (u fixed) against
+    float64: a few float32 ulps of the result, |r| < 5.78 where an ulp is 4.8e-7 (4 of them:
+    1.9e-6); cos and sin in [-1, 1], ulp <= 1.2e-7 (4 of them: 4.8e-7)."""
+    x, _ = box_muller(GRID, jnp.zeros_like(GRID))  # t = 2^-24: cos 2 pi t = 1 - 2e-13
+    radius = np.sqrt(-2.0 * np.log(MIDPOINTS))
+    assert np.max(np.abs(np.asarray(x, np.float64) - radius)) < 1.9e-6
+    assert radius.max() < 5.78
+    half = jnp.full_like(GRID, jnp.uint32(2**22 << 9))  # u = 1/2 + 2^-24
+    r = np.sqrt(-2.0 * np.log((2**22 + 0.5) / 2**23))
+    x, y = box_muller(half, GRID)
+    np.testing.assert_allclose(
+        np.asarray(x) / r, np.cos(2 * np.pi * MIDPOINTS), rtol=0, atol=4.8e-7
+    )
+    np.testing.assert_allclose(
+        np.asarray(y) / r, np.sin(2 * np.pi * MIDPOINTS), rtol=0, atol=4.8e-7
+    )
 
 
 def test_the_two_samples_of_a_pair_are_independent():
@@ -76,8 +86,10 @@ def test_the_two_samples_of_a_pair_are_independent():
 
 
 @pytest.mark.skipif(not native.available(), reason="the native kernel is not built here")
-def test_native_normals_are_bit_identical():
-    """The CPU kernel's transform is XLA's to the bit on every one of the 2^24 inputs (both
-    round each multiply-add once, where XLA fuses them)."""
-    bits = jnp.arange(2**24, dtype=jnp.uint32) << 8
-    np.testing.assert_array_equal(native.normals(bits), normal_from_bits(bits))
+def test_native_box_muller_is_bit_identical():
+    """The CPU kernel's transform is XLA's to the bit: every radius with every angle, in three
+    pairings (both round each multiply-add once, where XLA fuses them)."""
+    golden = jnp.uint32(2654435761)
+    for u, t in ((GRID, GRID[::-1]), (GRID[::-1] ^ 12345, GRID), (GRID | 511, GRID * golden)):
+        for ours, xla in zip(native.box_muller(u, t), box_muller(u, t), strict=True):
+            np.testing.assert_array_equal(ours, xla)

@@ -71,13 +71,14 @@ class Perturbed(NamedTuple):
 CHUNK_ENTRIES = 2**20
 
 
-def map_samples(fn, num_samples: int, n: int):
+def map_samples(fn, num_samples: int, n: int, entries: int = CHUNK_ENTRIES):
     """fn(b) for b = 0 .. num_samples - 1: vmapped within chunks, chunks in sequence.
 
     Each sample's perturbed matrix is generated inside fn, so memory stays O(chunk n^2)
-    instead of O(num_samples n^2); outputs are stacked along a leading sample axis.
+    instead of O(num_samples n^2) (``entries`` bounds chunk n^2); outputs are stacked along a
+    leading sample axis.
     """
-    chunk = max(1, min(num_samples, CHUNK_ENTRIES // (n * n)))
+    chunk = max(1, min(num_samples, entries // (n * n)))
     return jax.lax.map(fn, jnp.arange(num_samples), batch_size=chunk)
 
 

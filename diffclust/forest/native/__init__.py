@@ -2,9 +2,9 @@
 
 XLA:CPU runs every step of Prim's loop as a dozen kernel launches over the whole batch of
 samples: at the paper's n = 64, 1000 samples, the batched solver of batched.py costs 40+ ms a
-step in dispatch and memory traffic, against ~10 ms for LeNet itself. forests.cc generates each
-pair of samples' noise and solves their four Prim passes in lockstep, in cache, with vector
-instructions, pairs spread over XLA's intra-op threads: ~7 ms of one core for the 1000 samples.
+step in dispatch and memory traffic, against 6-10 ms for LeNet itself. forests.cc generates
+pairs of samples' noise and runs their Prim passes in lockstep, in cache, with vector
+instructions, spread over the cores: ~4 ms of one core for the 1000 samples (2.3 ms on two).
 
 It is an accelerator, not a definition: noise.py, batched.py and loss.py state the semantics
 and the tests hold the kernel equal to them (the noise bit for bit, the gradient exactly). It
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("forests.cc")
 TARGET = "diffclust_loss_samples"
-NORMALS = "diffclust_normals"  # the kernel's noise transform alone, for the tests
+BOX_MULLER = "diffclust_box_muller"  # the kernel's noise transform alone, for the tests
 # -ffp-contract=off: fused multiply-adds only where forests.cc asks for them, as XLA makes them.
 FLAGS = (
     "-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"
@@ -88,7 +88,10 @@ def available() -> bool:
         return False
     try:
         library = ctypes.cdll.LoadLibrary(str(_build(compiler)))
-        for target, symbol in ((TARGET, "DiffclustLossSamples"), (NORMALS, "DiffclustNormals")):
+        for target, symbol in (
+            (TARGET, "DiffclustLossSamples"),
+            (BOX_MULLER, "DiffclustBoxMuller"),
+        ):
             handler = jax.ffi.pycapsule(getattr(library, symbol))
             jax.ffi.register_ffi_target(target, handler, platform="cpu")
     except (OSError, subprocess.CalledProcessError) as error:
@@ -125,7 +128,8 @@ def loss_samples(words, first, pairs: int, W0, sigma, k, classes, valid):
     )
 
 
-def normals(bits: jax.Array) -> jax.Array:
-    """The kernel's noise.normal_from_bits of uint32 words (tests compare the two)."""
-    call = jax.ffi.ffi_call(NORMALS, jax.ShapeDtypeStruct(bits.shape, jnp.float32))
-    return call(bits.astype(jnp.uint32))
+def box_muller(bits_u: jax.Array, bits_t: jax.Array):
+    """The kernel's noise.box_muller of uint32 words (tests compare the two)."""
+    out = jax.ShapeDtypeStruct(bits_u.shape, jnp.float32)
+    call = jax.ffi.ffi_call(BOX_MULLER, (out, out))
+    return call(bits_u.astype(jnp.uint32), bits_t.astype(jnp.uint32))

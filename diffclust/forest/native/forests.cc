@@ -5,8 +5,8 @@
 // A port of noise.py's generator, of batched.py and of the chunk loop of loss.py's `_batched`
 // (read them first: the semantics, ties included, are defined there, and the tests hold the two
 // equal, noise bit for bit). XLA:CPU runs each of Prim's n steps as a dozen kernels over the
-// whole batch; here a pair of samples is generated and solved start to end in cache, pairs
-// spread over XLA's intra-op threads.
+// whole batch; here pairs of samples are generated and solved start to end in cache, spread
+// over the CPU's cores.
 //
 // Inputs: words (3,) uint32 of the key, first (1,) the chunk's first pair, W0 (n, n) prepared
 // weights (diagonal -inf), sigma, classes (n,) labelled.py's classes, k, valid (2,): how many
@@ -17,6 +17,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -42,7 +45,7 @@ constexpr int64_t kMaxDense = 1024;
 // --- noise.py, bit for bit ------------------------------------------------------------------
 // XLA:CPU contracts every multiply feeding an add into a fused multiply-add inside its fused
 // kernels: so do these (std::fma), and nothing else does (-ffp-contract=off). Tested equal over
-// all 2^24 inputs.
+// all 2^23 radii and all 2^23 angles.
 
 inline uint32_t Mix(uint32_t x) {
   x ^= x >> 16;
@@ -55,16 +58,16 @@ inline uint32_t Mix(uint32_t x) {
 constexpr float kLog[] = {7.0376836292e-2f,  -1.1514610310e-1f, 1.1676998740e-1f,
                           -1.2420140846e-1f, 1.4249322787e-1f,  -1.6668057665e-1f,
                           2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
-constexpr float kCentral[] = {2.81022636e-08f,  3.43273939e-07f,  -3.5233877e-06f,
-                              -4.39150654e-06f, 0.00021858087f,   -0.00125372503f,
-                              -0.00417768164f,  0.246640727f,     1.50140941f};
-constexpr float kTail[] = {-0.000200214257f, 0.000100950558f, 0.00134934322f,
-                           -0.00367342844f,  0.00573950773f,  -0.0076224613f,
-                           0.00943887047f,   1.00167406f,     2.83297682f};
+// noise.py's _SIN, _COS: sin(pi f / 2) / f and cos(pi f / 2) as polynomials in f^2.
+constexpr float kSin[] = {0.00015186275413725525f, -0.004674552474170923f,
+                          0.07969020307064056f, -0.6459638476371765f, 1.5707963705062866f};
+constexpr float kCos[] = {0.000859465915709734f, -0.020813362672924995f, 0.2536526620388031f,
+                          -1.2336987257003784f, 1.0f};
 
+template <int kTerms>
 inline float Horner(const float* c, float x) {
   float p = c[0];
-  for (int i = 1; i < 9; ++i) p = std::fma(p, x, c[i]);
+  for (int i = 1; i < kTerms; ++i) p = std::fma(p, x, c[i]);
   return p;
 }
 
@@ -79,16 +82,25 @@ inline float Log(float x) {
   m = big ? 0.5f * m : m;
   exponent = big ? exponent + 1 : exponent;
   const float f = m - 1.0f, z = f * f;
-  const float y = std::fma(f * z, Horner(kLog, f), -0.5f * z);
+  const float y = std::fma(f * z, Horner<9>(kLog, f), -0.5f * z);
   return std::fma(static_cast<float>(exponent), 0.6931471805599453f, f + y);
 }
 
-inline float NormalFromBits(uint32_t bits) {
-  const float v = (static_cast<float>(bits >> 8) * 2.0f - 16777215.0f) * (1.0f / 16777216.0f);
-  const float w = -Log((1.0f - v) * (1.0f + v));
-  const float central = Horner(kCentral, w - 2.5f);
-  const float tail = Horner(kTail, std::sqrt(w) - 3.0f);
-  return std::sqrt(2.0f) * (w < 5.0f ? central : tail) * v;
+// noise.py's box_muller: two normals from two words.
+inline float Uniform(uint32_t bits, float scale) {
+  return (static_cast<float>(bits >> 9) + 0.5f) * (scale / 8388608.0f);
+}
+
+inline void BoxMuller(uint32_t bits_u, uint32_t bits_t, float& x, float& y) {
+  const float r = std::sqrt(-2.0f * Log(Uniform(bits_u, 1.0f)));
+  const float turns = Uniform(bits_t, 4.0f);  // quarter turns, [0, 4)
+  const int32_t quarter = static_cast<int32_t>(turns);
+  const float f = turns - static_cast<float>(quarter), g = f * f;
+  const float sin = f * Horner<5>(kSin, g), cos = Horner<5>(kCos, g);
+  const float c = quarter == 0 ? cos : quarter == 1 ? -sin : quarter == 2 ? -cos : sin;
+  const float s = quarter == 0 ? sin : quarter == 1 ? cos : quarter == 2 ? -sin : -cos;
+  x = r * c;
+  y = r * s;
 }
 
 struct Key {
@@ -98,11 +110,13 @@ struct Key {
   }
   // The first round depends on the counter alone: tables of it serve every pair.
   inline uint32_t Counter(uint32_t counter) const { return Mix(counter ^ words[0]); }
-  inline float Normal(uint32_t pair_word, uint32_t counter) const {
-    return FromCounter(pair_word, Counter(counter));
+  inline uint32_t Bits(uint32_t pair_word, uint32_t mixed) const {
+    return Mix(Mix(mixed ^ pair_word) + words[2]);
   }
-  inline float FromCounter(uint32_t pair_word, uint32_t mixed) const {
-    return NormalFromBits(Mix(Mix(mixed ^ pair_word) + words[2]));
+  // The normals of edge (lo, hi), lo < hi, for the pair's even and odd sample.
+  inline void Edge(uint32_t pair_word, uint32_t mixed_u, uint32_t mixed_t, float& even,
+                   float& odd) const {
+    BoxMuller(Bits(pair_word, mixed_u), Bits(pair_word, mixed_t), even, odd);
   }
 };
 
@@ -161,10 +175,12 @@ inline int32_t Choose(VecF best, VecI where, float* value) {
   return first[0] == none[0] ? 0 : first[0];
 }
 
-// The four Prim passes of a pair (free and constrained, even and odd sample) run in lockstep:
-// each step of one pass is a short chain of dependent instructions (choose, read the row,
-// sweep), so interleaving four independent chains keeps the core busy.
-constexpr int kPasses = 4;
+// The Prim passes of three pairs (free and constrained, even and odd sample of each) run in
+// lockstep: each step of one pass is a short chain of dependent instructions (choose, read the
+// row, sweep), so interleaving twelve independent chains keeps the core busy (measured: 4
+// passes 4.9 ms, 8 passes 4.3, 12 passes 4.0, 16 passes 4.3 of one core per 1000 samples).
+constexpr int kPairs = 3;
+constexpr int kPasses = 4 * kPairs;
 
 // One pass's state; per-vertex arrays hold `stride` entries (whole vectors).
 struct PassState {
@@ -176,6 +192,7 @@ struct PassState {
   std::vector<float> joined;
   const float* W = nullptr;  // dense rows; else generated into `row`
   std::vector<float> row;
+  int64_t pair = 0;
   bool odd = false, with_classes = false;
   int32_t num_labelled = 0;
   VecF best;
@@ -188,8 +205,8 @@ struct Scratch {
       : stride(stride), tier(pr.n), candidates(pr.n), labels(pr.n), owner(pr.n) {
     const int64_t n = pr.n;
     const bool dense = n <= kMaxDense;
-    // The upper triangle's edges (i < j) in row order: counter i n + j for the even sample,
-    // j n + i for the odd one.
+    // The upper triangle's edges (i < j) in row order: counter i n + j for the radius, j n + i
+    // for the angle.
     for (int s = 0; dense && s < 2; ++s) {
       for (int64_t i = 0; i < n; ++i) {
         for (int64_t j = i + 1; j < n; ++j) {
@@ -199,7 +216,7 @@ struct Scratch {
       normals[s].resize(mixed[s].size());
     }
     counts.resize(dense ? n * n : 0);
-    for (auto& W : Ws) W.resize(dense ? n * stride : 0);
+    for (auto& W : Ws) W.resize(dense ? n * stride : 0);  // [2 slot + odd]
     for (int g = 0; g < kPasses; ++g) {
       passes.emplace_back(n, stride);
       if (n > kMaxDense) passes.back().row.resize(stride);
@@ -209,11 +226,12 @@ struct Scratch {
     }
   }
   int64_t stride;
-  std::vector<float> Ws[2];
+  std::vector<float> Ws[2 * kPairs];
   std::vector<uint32_t> mixed[2];  // first hash round of the upper edges' counters (dense)
   std::vector<float> normals[2];    // their normals for the pair at hand
   std::vector<int32_t> counts;   // this block's edge counts (dense), else `edges`
-  std::vector<PassState> passes;  // [even free, even constrained, odd free, odd constrained]
+  // Per pair slot: [even free, even constrained, odd free, odd constrained].
+  std::vector<PassState> passes;
   std::vector<float> weight[kPasses];
   std::vector<int32_t> parent[kPasses];
   std::vector<uint8_t> keep[kPasses];
@@ -226,17 +244,19 @@ struct Scratch {
 // sample, its lower triangle for the odd one. Each normal is generated once, for the upper
 // triangle of its matrix; the lower triangles are mirrored. The product is rounded before the
 // sum, as XLA computes W0 + sigma * Z.
-void PairWeights(const Problem& pr, int64_t p, Scratch& sc) {
+void PairWeights(const Problem& pr, int64_t p, int slot, Scratch& sc) {
   const int64_t n = pr.n, m = sc.stride, edges = n * (n - 1) / 2;
   const uint32_t pair_word = pr.key.PairWord(p);
   // The normals of the upper triangle's edges, in row order: one long vector loop.
-  for (int s = 0; s < 2; ++s) {
-    const uint32_t* mixed = sc.mixed[s].data();
-    float* z = sc.normals[s].data();
-    for (int64_t e = 0; e < edges; ++e) z[e] = pr.key.FromCounter(pair_word, mixed[e]);
+  const uint32_t* mixed_u = sc.mixed[0].data();
+  const uint32_t* mixed_t = sc.mixed[1].data();
+  float* even = sc.normals[0].data();
+  float* odd = sc.normals[1].data();
+  for (int64_t e = 0; e < edges; ++e) {
+    pr.key.Edge(pair_word, mixed_u[e], mixed_t[e], even[e], odd[e]);
   }
   for (int s = 0; s < 2; ++s) {
-    float* W = sc.Ws[s].data();
+    float* W = sc.Ws[2 * slot + s].data();
     const float* z = sc.normals[s].data();
     for (int64_t i = 0, e = 0; i < n; e += n - 1 - i, ++i) {
       const float* w0 = pr.W0 + i * n;
@@ -258,8 +278,10 @@ void PerturbedRow(const Problem& pr, int64_t p, bool odd, int64_t v, float* row,
   const float* w0 = pr.W0 + v * n;
   for (int64_t j = 0; j < n; ++j) {
     const int64_t lo = std::min(v, j), hi = std::max(v, j);
-    const uint32_t counter = static_cast<uint32_t>(odd ? hi * n + lo : lo * n + hi);
-    row[j] = w0[j] + pr.sigma * (j == v ? 0.0f : pr.key.Normal(pair_word, counter));
+    float even, odd_z;
+    pr.key.Edge(pair_word, pr.key.Counter(static_cast<uint32_t>(lo * n + hi)),
+                pr.key.Counter(static_cast<uint32_t>(hi * n + lo)), even, odd_z);
+    row[j] = w0[j] + pr.sigma * (j == v ? 0.0f : (odd ? odd_z : even));
   }
   std::fill(row + n, row + m, -kInf);
 }
@@ -303,23 +325,25 @@ inline void Sweep(PassState& ps, const float* row, int32_t v, int64_t m) {
 // ones labelled.py's two phases (phase 1 chooses among labelled vertices only, and their keys
 // only see edges inside their class). Each step is one sweep over the chosen row that also
 // finds the next vertex; padding vertices start in the tree (+inf), never chosen.
-void PrimPasses(const Problem& pr, int64_t p, Scratch& sc) {
+void PrimPasses(const Problem& pr, const int64_t* pairs, int count, Scratch& sc) {
   const int64_t n = pr.n, m = sc.stride;
+  const int passes = 4 * count;
   const bool dense = n <= kMaxDense;
   const bool none = pr.num_labelled == 0;
   const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf), low = SplatF(kLow);
   const VecI lane = VecI{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   auto row_of = [&](PassState& ps, int64_t v) -> const float* {
     if (dense) return ps.W + v * m;
-    PerturbedRow(pr, p, ps.odd, v, ps.row.data(), m);
+    PerturbedRow(pr, ps.pair, ps.odd, v, ps.row.data(), m);
     return ps.row.data();
   };
-  for (int g = 0; g < kPasses; ++g) {
+  for (int g = 0; g < passes; ++g) {
     PassState& ps = sc.passes[g];
-    ps.odd = g >= 2;
+    ps.pair = pairs[g / 4];
+    ps.odd = g % 4 >= 2;
     ps.with_classes = (g % 2 == 1) && !none;
     ps.num_labelled = ps.with_classes ? pr.num_labelled : 0;
-    if (dense) ps.W = sc.Ws[ps.odd].data();
+    if (dense) ps.W = sc.Ws[2 * (g / 4) + ps.odd].data();
     const float* row0 = ps.with_classes ? nullptr : row_of(ps, 0);
     for (int64_t j = 0; j < m; ++j) {
       const int32_t c = j < n ? pr.classes[j] : -1;
@@ -349,7 +373,7 @@ void PrimPasses(const Problem& pr, int64_t p, Scratch& sc) {
   for (int64_t t = 0; t < n; ++t) {
     const float* rows[kPasses];
     int32_t chosen[kPasses];
-    for (int g = 0; g < kPasses; ++g) {
+    for (int g = 0; g < passes; ++g) {
       PassState& ps = sc.passes[g];
       float value;
       const int32_t v = Choose(ps.best, ps.where, &value);
@@ -360,7 +384,7 @@ void PrimPasses(const Problem& pr, int64_t p, Scratch& sc) {
       if (t + 1 == ps.num_labelled) std::fill(ps.blocked.begin(), ps.blocked.end(), 0);
       rows[g] = row_of(ps, v);
     }
-    for (int g = 0; g < kPasses; ++g) {
+    for (int g = 0; g < passes; ++g) {
       PassState& ps = sc.passes[g];
       if (ps.with_classes) {
         Sweep<true>(ps, rows[g], chosen[g], m);
@@ -369,7 +393,7 @@ void PrimPasses(const Problem& pr, int64_t p, Scratch& sc) {
       }
     }
   }
-  for (int g = 0; g < kPasses; ++g) {
+  for (int g = 0; g < passes; ++g) {
     PassState& ps = sc.passes[g];
     const int64_t steps = ps.with_classes ? n : n - 1;
     std::copy(ps.parent.begin(), ps.parent.begin() + n, sc.parent[g].begin());
@@ -432,7 +456,7 @@ bool FreeSatisfies(const Problem& pr, Scratch& sc, int g) {
 float SampleGap(const Problem& pr, int g, int64_t s, Scratch& sc) {
   const int64_t n = pr.n;
   const bool none = pr.num_labelled == 0;
-  const bool odd = g >= 2;
+  const bool odd = g % 4 >= 2;
   if (s >= pr.valid[odd]) return 0.0f;
   for (int f = g; f < g + 2; ++f) {
     const bool constrained = f == g + 1;
@@ -478,16 +502,55 @@ float SampleGap(const Problem& pr, int g, int64_t s, Scratch& sc) {
   return totals[0] - totals[1];
 }
 
-// Pairs in blocks, taken by the calling thread and by helpers on XLA's intra-op pool. The
-// caller never waits for a helper that has not started: it takes whatever blocks are left
-// itself, so the call finishes even when the pool is busy elsewhere.
+// Pairs in blocks, taken by the calling thread and by helper threads of our own. The caller
+// never waits for a helper that has not started: it takes whatever blocks are left itself, so
+// the call finishes even when the helpers are busy or the machine is. A late helper touches
+// nothing but `Work` (kept alive by its shared pointer): not XLA's pool, whose tasks must end
+// with the call, but threads that outlive it.
 struct Work {
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
   std::mutex merge;
 };
 
-ffi::Error LossSamplesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U32> words,
+class Helpers {
+ public:
+  static Helpers& Get() {
+    static Helpers* helpers = new Helpers();  // never destroyed: threads may outlive main
+    return *helpers;
+  }
+  int64_t size() const { return size_; }
+  void Schedule(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    ready_.notify_one();
+  }
+
+ private:
+  Helpers() : size_(std::max<int64_t>(1, std::thread::hardware_concurrency()) - 1) {
+    for (int64_t i = 0; i < size_; ++i) std::thread([this] { Loop(); }).detach();
+  }
+  void Loop() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [this] { return !tasks_.empty(); });
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  int64_t size_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> tasks_;
+};
+
+ffi::Error LossSamplesImpl(ffi::Buffer<ffi::U32> words,
                            ffi::Buffer<ffi::S32> first, ffi::Buffer<ffi::F32> W0,
                            ffi::Buffer<ffi::F32> sigma, ffi::Buffer<ffi::S32> classes,
                            ffi::Buffer<ffi::S32> k, ffi::Buffer<ffi::S32> valid, int64_t pairs,
@@ -513,19 +576,30 @@ ffi::Error LossSamplesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U32> words,
   float* gaps = gap->typed_data();
   int32_t* counts = edges->typed_data();
   std::fill(counts, counts + n * n, 0);
-  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(8, pairs / 16));
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(9, pairs / 16));
   const int64_t blocks = (pairs + block - 1) / block;
   auto work = std::make_shared<Work>();
   auto run = [pr, gaps, counts, block, blocks, work]() {
-    Scratch sc(pr, (pr.n + kLanes - 1) / kLanes * kLanes);
+    // A helper may start after the call has returned and its buffers are gone: it touches
+    // nothing but `work` until it has claimed a block.
+    std::unique_ptr<Scratch> scratch;
     for (int64_t b; (b = work->next.fetch_add(1)) < blocks;) {
+      if (!scratch) scratch = std::make_unique<Scratch>(pr, (pr.n + kLanes - 1) / kLanes * kLanes);
+      Scratch& sc = *scratch;
       sc.edges.clear();
-      for (int64_t s = b * block; s < std::min(pr.pairs, (b + 1) * block); ++s) {
-        const int64_t p = pr.first + s;
-        if (pr.n <= kMaxDense) PairWeights(pr, p, sc);
-        PrimPasses(pr, p, sc);
-        gaps[s] = SampleGap(pr, 0, s, sc);
-        gaps[pr.pairs + s] = SampleGap(pr, 2, s, sc);
+      const int64_t end = std::min(pr.pairs, (b + 1) * block);
+      for (int64_t s = b * block; s < end; s += kPairs) {
+        const int count = static_cast<int>(std::min<int64_t>(kPairs, end - s));
+        int64_t pairs[kPairs];
+        for (int q = 0; q < count; ++q) {
+          pairs[q] = pr.first + s + q;
+          if (pr.n <= kMaxDense) PairWeights(pr, pairs[q], q, sc);
+        }
+        PrimPasses(pr, pairs, count, sc);
+        for (int q = 0; q < count; ++q) {
+          gaps[s + q] = SampleGap(pr, 4 * q, s + q, sc);
+          gaps[pr.pairs + s + q] = SampleGap(pr, 4 * q + 2, s + q, sc);
+        }
       }
       {
         std::lock_guard<std::mutex> lock(work->merge);
@@ -538,29 +612,34 @@ ffi::Error LossSamplesImpl(ffi::ThreadPool pool, ffi::Buffer<ffi::U32> words,
       work->done.fetch_add(1, std::memory_order_release);
     }
   };
-  const int64_t helpers = std::min<int64_t>(pool.num_threads(), blocks) - 1;
-  for (int64_t h = 0; h < helpers; ++h) pool.Schedule([run] { run(); });
+  Helpers& pool = Helpers::Get();
+  for (int64_t h = 0; h < std::min(pool.size(), blocks - 1); ++h) pool.Schedule(run);
   run();
   while (work->done.load(std::memory_order_acquire) < blocks) std::this_thread::yield();
   return ffi::Error::Success();
 }
 
-// noise.py's normal_from_bits of every word (for the tests: the two must agree bit for bit).
-ffi::Error NormalsImpl(ffi::Buffer<ffi::U32> bits, ffi::ResultBuffer<ffi::F32> normals) {
-  const uint32_t* in = bits.typed_data();
-  float* out = normals->typed_data();
-  for (size_t i = 0; i < bits.element_count(); ++i) out[i] = NormalFromBits(in[i]);
+// noise.py's box_muller of every pair of words (for the tests: the two agree bit for bit).
+ffi::Error BoxMullerImpl(ffi::Buffer<ffi::U32> bits_u, ffi::Buffer<ffi::U32> bits_t,
+                         ffi::ResultBuffer<ffi::F32> x, ffi::ResultBuffer<ffi::F32> y) {
+  for (size_t i = 0; i < bits_u.element_count(); ++i) {
+    BoxMuller(bits_u.typed_data()[i], bits_t.typed_data()[i], x->typed_data()[i],
+              y->typed_data()[i]);
+  }
   return ffi::Error::Success();
 }
 
 }  // namespace
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(DiffclustNormals, NormalsImpl,
-                              ffi::Ffi::Bind().Arg<ffi::Buffer<ffi::U32>>().Ret<ffi::Buffer<ffi::F32>>());
+XLA_FFI_DEFINE_HANDLER_SYMBOL(DiffclustBoxMuller, BoxMullerImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Arg<ffi::Buffer<ffi::U32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(DiffclustLossSamples, LossSamplesImpl,
                               ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
                                   .Arg<ffi::Buffer<ffi::U32>>()  // words
                                   .Arg<ffi::Buffer<ffi::S32>>()  // first pair
                                   .Arg<ffi::Buffer<ffi::F32>>()  // W0
