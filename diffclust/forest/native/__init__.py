@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 SOURCE = Path(__file__).with_name("forests.cc")
 TARGET = "diffclust_loss_samples"
 BOX_MULLER = "diffclust_box_muller"  # the kernel's noise transform alone, for the tests
+# forests.cc's kMaxVertices: beyond it, per-sample solvers in JAX are as fast (loss.py).
+MAX_VERTICES = 1024
 # -ffp-contract=off: fused multiply-adds only where forests.cc asks for them, as XLA makes them.
 FLAGS = (
     "-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"

@@ -38,9 +38,9 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kLow = std::numeric_limits<float>::lowest();
-// Pairs whose noise and perturbed matrices are built whole (3 n^2 floats per thread); larger
-// samples generate each row of noise when Prim reads it (2 n^2 normals per sample, O(n) memory).
-constexpr int64_t kMaxDense = 1024;
+// The largest n: each thread holds 2 kPairs perturbed matrices of n^2 floats (24 MB at 1024).
+// Beyond it the per-sample solvers in JAX are as fast (loss.py).
+constexpr int64_t kMaxVertices = 1024;
 
 // --- noise.py, bit for bit ------------------------------------------------------------------
 // XLA:CPU contracts every multiply feeding an add into a fused multiply-add inside its fused
@@ -190,9 +190,7 @@ struct PassState {
   std::vector<int32_t> parent, blocked, classes;  // classes: -1 everywhere in a free pass
   std::vector<int32_t> order;
   std::vector<float> joined;
-  const float* W = nullptr;  // dense rows; else generated into `row`
-  std::vector<float> row;
-  int64_t pair = 0;
+  const float* W = nullptr;  // the sample's perturbed matrix
   bool odd = false, with_classes = false;
   int32_t num_labelled = 0;
   VecF best;
@@ -204,10 +202,9 @@ struct Scratch {
   Scratch(const Problem& pr, int64_t stride)
       : stride(stride), tier(pr.n), candidates(pr.n), labels(pr.n), owner(pr.n) {
     const int64_t n = pr.n;
-    const bool dense = n <= kMaxDense;
     // The upper triangle's edges (i < j) in row order: counter i n + j for the radius, j n + i
     // for the angle.
-    for (int s = 0; dense && s < 2; ++s) {
+    for (int s = 0; s < 2; ++s) {
       for (int64_t i = 0; i < n; ++i) {
         for (int64_t j = i + 1; j < n; ++j) {
           mixed[s].push_back(pr.key.Counter(static_cast<uint32_t>(s == 0 ? i * n + j : j * n + i)));
@@ -215,11 +212,10 @@ struct Scratch {
       }
       normals[s].resize(mixed[s].size());
     }
-    counts.resize(dense ? n * n : 0);
-    for (auto& W : Ws) W.resize(dense ? n * stride : 0);  // [2 slot + odd]
+    counts.resize(n * n);
+    for (auto& W : Ws) W.resize(n * stride);  // [2 slot + odd]
     for (int g = 0; g < kPasses; ++g) {
       passes.emplace_back(n, stride);
-      if (n > kMaxDense) passes.back().row.resize(stride);
       weight[g].resize(n);
       parent[g].resize(n);
       keep[g].resize(n);
@@ -227,16 +223,15 @@ struct Scratch {
   }
   int64_t stride;
   std::vector<float> Ws[2 * kPairs];
-  std::vector<uint32_t> mixed[2];  // first hash round of the upper edges' counters (dense)
+  std::vector<uint32_t> mixed[2];  // first hash round of the upper edges' counters
   std::vector<float> normals[2];    // their normals for the pair at hand
-  std::vector<int32_t> counts;   // this block's edge counts (dense), else `edges`
+  std::vector<int32_t> counts;   // this block's edge counts
   // Per pair slot: [even free, even constrained, odd free, odd constrained].
   std::vector<PassState> passes;
   std::vector<float> weight[kPasses];
   std::vector<int32_t> parent[kPasses];
   std::vector<uint8_t> keep[kPasses];
   std::vector<int32_t> tier, candidates, labels, owner;
-  std::vector<std::pair<int64_t, int32_t>> edges;  // (flat index, +-1) of this block
 };
 
 // Both perturbed matrices of pair p, rows of `stride` floats, padding -inf: W0 + sigma Z with Z
@@ -269,21 +264,6 @@ void PairWeights(const Problem& pr, int64_t p, int slot, Scratch& sc) {
       for (int64_t j = 0; j < i; ++j) W[i * m + j] = W[j * m + i];
     }
   }
-}
-
-// Row v of sample `odd` of pair p, generated from the noise's counters (large n).
-void PerturbedRow(const Problem& pr, int64_t p, bool odd, int64_t v, float* row, int64_t m) {
-  const int64_t n = pr.n;
-  const uint32_t pair_word = pr.key.PairWord(p);
-  const float* w0 = pr.W0 + v * n;
-  for (int64_t j = 0; j < n; ++j) {
-    const int64_t lo = std::min(v, j), hi = std::max(v, j);
-    float even, odd_z;
-    pr.key.Edge(pair_word, pr.key.Counter(static_cast<uint32_t>(lo * n + hi)),
-                pr.key.Counter(static_cast<uint32_t>(hi * n + lo)), even, odd_z);
-    row[j] = w0[j] + pr.sigma * (j == v ? 0.0f : (odd ? odd_z : even));
-  }
-  std::fill(row + n, row + m, -kInf);
 }
 
 // One step's sweep of a pass over the chosen vertex v's row: keys and parents updated, the
@@ -321,29 +301,23 @@ inline void Sweep(PassState& ps, const float* row, int32_t v, int64_t m) {
   ps.where = where;
 }
 
-// batched.py's prim_both for the four passes of pair p: free passes from vertex 0, constrained
+// batched.py's prim_both for the four passes of each of `count` pairs: free passes from vertex 0, constrained
 // ones labelled.py's two phases (phase 1 chooses among labelled vertices only, and their keys
 // only see edges inside their class). Each step is one sweep over the chosen row that also
 // finds the next vertex; padding vertices start in the tree (+inf), never chosen.
-void PrimPasses(const Problem& pr, const int64_t* pairs, int count, Scratch& sc) {
+void PrimPasses(const Problem& pr, int count, Scratch& sc) {
   const int64_t n = pr.n, m = sc.stride;
   const int passes = 4 * count;
-  const bool dense = n <= kMaxDense;
   const bool none = pr.num_labelled == 0;
   const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf), low = SplatF(kLow);
   const VecI lane = VecI{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  auto row_of = [&](PassState& ps, int64_t v) -> const float* {
-    if (dense) return ps.W + v * m;
-    PerturbedRow(pr, ps.pair, ps.odd, v, ps.row.data(), m);
-    return ps.row.data();
-  };
+  auto row_of = [&](PassState& ps, int64_t v) -> const float* { return ps.W + v * m; };
   for (int g = 0; g < passes; ++g) {
     PassState& ps = sc.passes[g];
-    ps.pair = pairs[g / 4];
     ps.odd = g % 4 >= 2;
     ps.with_classes = (g % 2 == 1) && !none;
     ps.num_labelled = ps.with_classes ? pr.num_labelled : 0;
-    if (dense) ps.W = sc.Ws[2 * (g / 4) + ps.odd].data();
+    ps.W = sc.Ws[2 * (g / 4) + ps.odd].data();
     const float* row0 = ps.with_classes ? nullptr : row_of(ps, 0);
     for (int64_t j = 0; j < m; ++j) {
       const int32_t c = j < n ? pr.classes[j] : -1;
@@ -452,7 +426,7 @@ bool FreeSatisfies(const Problem& pr, Scratch& sc, int g) {
 }
 
 // The sample of passes (g, g + 1) (free, constrained), local index s: drops the lightest
-// edges, then its gap, its edges queued in sc.edges.
+// edges, then its gap, its edges counted in sc.counts.
 float SampleGap(const Problem& pr, int g, int64_t s, Scratch& sc) {
   const int64_t n = pr.n;
   const bool none = pr.num_labelled == 0;
@@ -490,13 +464,8 @@ float SampleGap(const Problem& pr, int g, int64_t s, Scratch& sc) {
     const int32_t sign = f == 0 ? 1 : -1;
     for (int64_t j = 0; j < n; ++j) {
       if (!keep[j]) continue;
-      if (!sc.counts.empty()) {
-        sc.counts[j * n + parent[j]] += sign;
-        sc.counts[parent[j] * n + j] += sign;
-      } else {
-        sc.edges.emplace_back(j * n + parent[j], sign);
-        sc.edges.emplace_back(parent[j] * n + j, sign);
-      }
+      sc.counts[j * n + parent[j]] += sign;
+      sc.counts[parent[j] * n + j] += sign;
     }
   }
   return totals[0] - totals[1];
@@ -560,6 +529,7 @@ ffi::Error LossSamplesImpl(ffi::Buffer<ffi::U32> words,
     return ffi::Error::InvalidArgument("W0 must have shape (n, n)");
   }
   const int64_t n = dims[0];
+  if (n > kMaxVertices) return ffi::Error::InvalidArgument("n above the kernel's limit");
   int32_t num_labelled = 0;
   for (int64_t j = 0; j < n; ++j) num_labelled += classes.typed_data()[j] >= 0;
   const uint32_t* w = words.typed_data();
@@ -586,16 +556,11 @@ ffi::Error LossSamplesImpl(ffi::Buffer<ffi::U32> words,
     for (int64_t b; (b = work->next.fetch_add(1)) < blocks;) {
       if (!scratch) scratch = std::make_unique<Scratch>(pr, (pr.n + kLanes - 1) / kLanes * kLanes);
       Scratch& sc = *scratch;
-      sc.edges.clear();
       const int64_t end = std::min(pr.pairs, (b + 1) * block);
       for (int64_t s = b * block; s < end; s += kPairs) {
         const int count = static_cast<int>(std::min<int64_t>(kPairs, end - s));
-        int64_t pairs[kPairs];
-        for (int q = 0; q < count; ++q) {
-          pairs[q] = pr.first + s + q;
-          if (pr.n <= kMaxDense) PairWeights(pr, pairs[q], q, sc);
-        }
-        PrimPasses(pr, pairs, count, sc);
+        for (int q = 0; q < count; ++q) PairWeights(pr, pr.first + s + q, q, sc);
+        PrimPasses(pr, count, sc);
         for (int q = 0; q < count; ++q) {
           gaps[s + q] = SampleGap(pr, 4 * q, s + q, sc);
           gaps[pr.pairs + s + q] = SampleGap(pr, 4 * q + 2, s + q, sc);
@@ -603,7 +568,6 @@ ffi::Error LossSamplesImpl(ffi::Buffer<ffi::U32> words,
       }
       {
         std::lock_guard<std::mutex> lock(work->merge);
-        for (const auto& [index, delta] : sc.edges) counts[index] += delta;
         for (int64_t i = 0; i < static_cast<int64_t>(sc.counts.size()); ++i) {
           counts[i] += sc.counts[i];
         }
