@@ -57,6 +57,9 @@ def test_commit_and_dirty_flag_follow_git(repo):
     git(repo, "commit", "-qam", "second")
     after = code_version(package)
     assert after["dirty"] is False and after["commit"] == git(repo, "rev-parse", "HEAD")
+    (repo / "reproductions" / "runs").mkdir(parents=True)  # run summaries, not code
+    (repo / "reproductions" / "runs" / "results.json").write_text("{}\n")
+    assert code_version(package)["dirty"] is False
     (package / "new.py").write_text("y = 1\n")  # an untracked file that is code
     assert code_version(package)["dirty"] is True
 

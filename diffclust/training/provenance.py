@@ -21,6 +21,9 @@ import diffclust
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "ott-jax", "scikit-learn", "numpy")
 PACKAGE_DIR = Path(diffclust.__file__).resolve().parent
+# Where scripts/reproduce.py writes the summaries of finished runs: records, not code, so new
+# ones there do not make the next run's code dirty.
+RECORDS_DIR = "reproductions"
 
 
 def _git(directory: Path, *args: str) -> str:
@@ -38,13 +41,15 @@ def code_version(directory: Path = PACKAGE_DIR) -> dict:
     untracked file that git does not ignore lies in the checkout. Commit and dirty are None,
     with the reason in git_error, when the code is not a git checkout (an installed wheel), the
     package is not tracked there (a copy inside someone else's repository), or git is missing;
-    never an exception."""
+    never an exception. Files under :data:`RECORDS_DIR` do not count."""
     try:
         # The package itself must be tracked: a wheel installed into a .venv that sits inside
         # some repository would otherwise report that repository's commit.
         _git(directory, "ls-files", "--error-unmatch", "--", ".")
         commit = _git(directory, "rev-parse", "HEAD").strip()
-        dirty = bool(_git(directory, "status", "--porcelain").strip())
+        top = _git(directory, "rev-parse", "--show-toplevel").strip()
+        records = f":(exclude,top){RECORDS_DIR}"
+        dirty = bool(_git(Path(top), "status", "--porcelain", "--", ".", records).strip())
     except FileNotFoundError:
         return {"commit": None, "dirty": None, "git_error": "git is not installed"}
     except (RuntimeError, subprocess.TimeoutExpired, OSError) as err:
