@@ -59,6 +59,11 @@ def test_a_tiny_run_learns_and_records_everything(tmp_path):
     assert set(on_disk["test"]) == {"clustering_error", "clustering_precision"}
     assert on_disk["steps"] == 300 and on_disk["experiment"] == "digits_full"
     assert (tmp_path / "checkpoints" / str(on_disk["best_step"])).is_dir()
+    # The tested step's validation error, as metrics.jsonl logged it, and the lowest logged.
+    logged = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "val_clustering_error" in r]
+    at_best = [r["val_clustering_error"] for r in logged if r["step"] == on_disk["best_step"]]
+    assert on_disk["val"]["clustering_error"] == at_best[0]
+    assert at_best[0] == min(r["val_clustering_error"] for r in logged)
     for picture in ("curves.png", "tsne.png"):
         image = plt_image.imread(tmp_path / picture)  # a real, decodable PNG
         assert image.ndim == 3 and min(image.shape[:2]) > 200 and image.std() > 0.05

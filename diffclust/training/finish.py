@@ -80,8 +80,10 @@ def test_and_write(
     if clusters is not None:
         np.save(recorder.run_dir / "clusters.npy", clusters.astype(np.int32))  # per test point
     probe = transfer_probe(parts, state, cfg.seed)
+    val = selected_validation(recorder, best)
     results = {
         "test": test,
+        **({"val": val} if val else {}),
         **({"probe": probe} if probe is not None else {}),
         "best_step": best,
         "steps": steps,
@@ -98,6 +100,18 @@ def test_and_write(
     if cfg.train.pictures:
         run_pictures(parts, state, recorder, cfg)
     return results
+
+
+def selected_validation(recorder: Recorder, step: int) -> dict:
+    """The validation metrics of the tested parameters' step (metrics.jsonl's ``val_*``), e.g.
+    ``{"clustering_error": 0.0}`` at the step where denoising first reaches 0; {} when no
+    evaluation ran at that step (whole-table fits)."""
+    found = [r for r in recorder.evaluations() if r["step"] == step]
+    return (
+        {k.removeprefix("val_"): v for k, v in found[-1].items() if k.startswith("val_")}
+        if found
+        else {}
+    )
 
 
 def run_pictures(parts: Parts, state: dict, recorder: Recorder, cfg) -> None:

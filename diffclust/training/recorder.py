@@ -70,6 +70,8 @@ class Recorder:
 
     def evaluations(self) -> list[dict]:
         """The validation records kept so far (a resumed run's, up to its checkpoint)."""
+        if not self.records.path.is_file():  # nothing logged yet
+            return []
         return [r for r in read_jsonl(self.records.path) if "val_clustering_error" in r]
 
     def write_results(self, results: dict) -> None:
