@@ -1,0 +1,266 @@
+"""The papers' tables as evidence: run each study's grid, keep a summary of every finished run
+under reproductions/runs/, and regenerate the tables of the reproductions/ pages from them.
+
+    python scripts/reproduce.py list                       # the studies and what is done
+    python scripts/reproduce.py run STUDY [STUDY ...]      # the runs not yet recorded, then pages
+    python scripts/reproduce.py pages                      # every table, from the records only
+
+A run is named by its experiment, overrides and seed (``fashion_mnist_full,seed=0``). ``run``
+skips a run whose summary is recorded, continues one that a previous sitting left unfinished
+in the work folder (``resume=true``: its checkpoints are there), and starts the others, one
+after another; so a grid completes over several sittings, and each sitting's progress can be
+committed. A summary is the run's results.json (with its provenance), config.yaml,
+overrides.yaml and metrics.jsonl: no checkpoints. A failed run is recorded with its
+error.txt (the tables list it) and retried by the next ``run``.
+
+``pages`` rewrites, in each page, the text between ``<!-- table: NAME -->`` and
+``<!-- /table -->`` with ``diffclust tables`` of that table's runs (also kept as
+reproductions/tables/NAME.{md,csv}); run it on a clean checkout and ``git diff`` shows
+nothing. Options: --work DIR (full run folders, default outputs/reproductions), --records DIR
+(default reproductions), --dry-run (print the commands).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY_FILES = ("results.json", "config.yaml", "overrides.yaml", "metrics.jsonl")
+# Seed-free grids are written "key=a,b"; seeds are 0 .. seeds - 1.
+
+
+@dataclass(frozen=True)
+class Study:
+    """Runs of ``variants`` (experiment plus overrides) over ``grid`` and seeds."""
+
+    variants: tuple[tuple[str, ...], ...]  # ("experiment", "override", ...)
+    seeds: int
+    grid: dict[str, tuple] = field(default_factory=dict)
+
+    def runs(self) -> list[list[str]]:
+        """The overrides of every run, experiment first, seed last."""
+        combos: list[list[str]] = [[]]
+        for key, values in self.grid.items():
+            combos = [c + [f"{key}={v}"] for c in combos for v in values]
+        return [
+            [f"+experiment={experiment}", *fixed, *combo, f"seed={seed}"]
+            for experiment, *fixed in self.variants
+            for combo in combos
+            for seed in range(self.seeds)
+        ]
+
+
+@dataclass(frozen=True)
+class Table:
+    """``diffclust tables`` of one study's runs."""
+
+    study: str
+    by: tuple[str, ...]
+    metrics: tuple[str, ...]
+    extra: tuple[str, ...] = ()
+
+
+# Studies are named PAGE_TABLE/PART: a table reads every run under runs/PAGE_TABLE.
+FOREST_PAIRS = (("fashion_mnist_full",), ("fashion_mnist_full_baseline",))
+DIGITS_PAIRS = (("digits_full",), ("digits_full_baseline",))
+SEMI_PAIRS = (("fashion_mnist_semi",), ("fashion_mnist_semi_baseline",))
+# The OT paper's six columns on digits; digits_ot pre-trains the auto-encoder for 400 of its
+# 4800 steps, so the columns without pre-training train 4400.
+NO_PRETRAIN = ("train.pretrain_steps=0", "train.steps=4400")
+OT_DIGITS = (
+    ("digits_kmeans",),
+    ("digits_ae_kmeans",),
+    ("digits_ot", "head=soft_kmeans", *NO_PRETRAIN),
+    ("digits_ot", "head=soft_kmeans"),
+    ("digits_ot", *NO_PRETRAIN),
+    ("digits_ot",),
+)
+STUDIES = {
+    "forest_supervised/fashion_mnist": Study(FOREST_PAIRS, seeds=3),
+    "forest_supervised/digits": Study(DIGITS_PAIRS, seeds=5),
+    "forest_denoise/synthetic": Study((("denoise",),), seeds=10),
+    # The claim's cells (no class withheld) first: a sitting's runs then answer it.
+    "forest_semisup/withheld_0": Study(
+        SEMI_PAIRS, seeds=3, grid={"split.n_labelled": (250, 5000), "split.k_withheld": (0,)}
+    ),
+    "forest_semisup/withheld_3_6": Study(
+        SEMI_PAIRS, seeds=3, grid={"split.n_labelled": (250, 5000), "split.k_withheld": (3, 6)}
+    ),
+    "ot_table/digits": Study(OT_DIGITS, seeds=20),
+    "ot_table/fashion_mnist": Study(
+        (("fashion_mnist_ae_kmeans",), ("fashion_mnist_softkmeans",), ("fashion_mnist_ot",)),
+        seeds=3,
+    ),
+}
+
+RUN_METRICS = ("best_step", "steps", "wall_time_s")
+OT_METRICS = ("test.accuracy", "test.nmi", "test.ari", "steps", "wall_time_s")
+TABLES = {
+    "forest_supervised": Table(
+        "forest_supervised",
+        by=("experiment",),
+        metrics=("test.clustering_precision", "test.clustering_error", *RUN_METRICS),
+        extra=("--range",),
+    ),
+    "forest_denoise": Table(
+        "forest_denoise",
+        by=("experiment",),
+        metrics=("best_step", "val.clustering_error", "test.clustering_error", "wall_time_s"),
+        extra=("--range",),
+    ),
+    "forest_semisup": Table(
+        "forest_semisup",
+        by=("head.name", "split.n_labelled", "split.k_withheld"),
+        metrics=("probe.test_error", "test.clustering_error", *RUN_METRICS),
+        extra=("--plot", "split.n_labelled"),
+    ),
+    "ot_table": Table(
+        "ot_table",
+        by=("dataset.name", "backbone.name", "head.name", "train.pretrain_steps"),
+        metrics=OT_METRICS,
+        extra=("--range", "--welch", "head.name=ot", "head.name=soft_kmeans"),
+    ),
+}
+# Which code and device produced each study's runs: one row per commit.
+PROVENANCE_BY = ("provenance.commit", "provenance.dirty", "provenance.device.kind")
+
+
+def run_name(overrides: list[str]) -> str:
+    """``fashion_mnist_semi,split.n_labelled=250,split.k_withheld=0,seed=0``."""
+    return ",".join(o.removeprefix("+experiment=") for o in overrides)
+
+
+def diffclust_command() -> list[str]:
+    """The ``diffclust`` of this interpreter's environment (a PYTHONPATH checkout is honoured:
+    the console script imports the package like any other)."""
+    return [str(Path(sys.executable).with_name("diffclust"))]
+
+
+def run_study(name: str, study: Study, work: Path, records: Path, dry_run: bool) -> None:
+    """Every run of ``study`` whose summary is not in ``records``, one after another."""
+    for overrides in study.runs():
+        run = run_name(overrides)
+        recorded, folder = records / "runs" / name / run, work / name / run
+        if (recorded / "results.json").is_file():
+            continue
+        if (folder / "error.txt").is_file():  # a failed attempt: kept aside, tried afresh
+            folder.rename(folder.with_name(f"{run}.failed-{int(time.time())}"))
+        resume = (folder / "config.yaml").is_file() and not (folder / "results.json").is_file()
+        command = [
+            *diffclust_command(),
+            "train",
+            *overrides,
+            f"hydra.run.dir={folder}",
+            "quiet=true",
+            *(["resume=true"] if resume else []),
+        ]
+        print(("would run: " if dry_run else "") + " ".join(command), flush=True)
+        if dry_run:
+            continue
+        if not (folder / "results.json").is_file():
+            subprocess.run(command, check=False)
+        record(folder, recorded)
+
+
+def record(folder: Path, recorded: Path) -> None:
+    """Copy a finished (or failed) run's summary files from its work folder."""
+    files = SUMMARY_FILES if (folder / "results.json").is_file() else ("config.yaml", "error.txt")
+    if not all((folder / f).is_file() for f in files):
+        print(f"  not recorded: {folder} holds no finished or failed run", flush=True)
+        return
+    recorded.mkdir(parents=True, exist_ok=True)
+    for stale in recorded.iterdir():
+        stale.unlink()
+    for name in files:
+        shutil.copy2(folder / name, recorded / name)
+
+
+def tables_main(argv: list[str]) -> str:
+    """``diffclust tables ARGV`` in this process; its error message if it failed."""
+    from diffclust.commands.tables import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return err.getvalue().strip() if code else ""
+
+
+def make_tables(records: Path) -> dict[str, str]:
+    """Each table with runs on record, as Markdown (also written to records/tables/)."""
+    made = {}
+    out = records / "tables"
+    for name, table in TABLES.items():
+        runs = records / "runs" / table.study
+        if not runs.is_dir():
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        for stem, by, metrics, extra in (
+            (name, table.by, table.metrics, table.extra),
+            (f"{name}_provenance", PROVENANCE_BY, ("wall_time_s",), ()),
+        ):
+            argv = [str(runs), "--by", *by, "--metric", *metrics, "--out", str(out / stem), *extra]
+            error = tables_main(argv)
+            if error:
+                raise SystemExit(f"reproduce.py: table {stem}: {error}")
+            made[stem] = (out / stem).with_suffix(".md").read_text()
+    return made
+
+
+MARKER = re.compile(r"(<!-- table: (\w+) -->\n).*?(<!-- /table -->)", re.DOTALL)
+
+
+def write_pages(records: Path) -> None:
+    """Splice the tables into every page between their markers."""
+    made = make_tables(records)
+    for page in sorted(records.glob("*.md")):
+        text = page.read_text()
+
+        def splice(match: re.Match) -> str:
+            name = match.group(2)
+            body = made.get(name, "(no runs recorded yet)\n")
+            return f"{match.group(1)}\n{body}\n{match.group(3)}"
+
+        page.write_text(MARKER.sub(splice, text))
+
+
+def status(records: Path) -> None:
+    for name, study in STUDIES.items():
+        runs = study.runs()
+        done = sum((records / "runs" / name / run_name(o) / "results.json").is_file() for o in runs)
+        print(f"{name:<22} {done:>3} / {len(runs)} runs recorded")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=("list", "run", "pages"))
+    parser.add_argument("studies", nargs="*", help=f"for run: any of {sorted(STUDIES)}")
+    parser.add_argument("--work", type=Path, default=REPO / "outputs" / "reproductions")
+    parser.add_argument("--records", type=Path, default=REPO / "reproductions")
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.studies) - set(STUDIES))
+    if unknown:
+        parser.error(f"unknown studies {unknown}; choose from {sorted(STUDIES)}")
+    if args.action == "list":
+        status(args.records)
+    elif args.action == "run":
+        for name in args.studies or parser.error("run needs one or more studies"):
+            run_study(name, STUDIES[name], args.work.resolve(), args.records, args.dry_run)
+        if not args.dry_run:
+            write_pages(args.records)
+    else:
+        write_pages(args.records)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

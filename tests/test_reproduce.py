@@ -1,0 +1,52 @@
+"""scripts/reproduce.py: the committed pages are what the committed runs generate, byte for
+byte; a study's runs are named by their command line, and recorded runs are never run again."""
+
+import filecmp
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
+reproduce = importlib.util.module_from_spec(spec)
+sys.modules["reproduce"] = reproduce  # dataclasses look their module up
+spec.loader.exec_module(reproduce)
+
+
+def test_pages_regenerate_byte_for_byte_from_the_committed_runs(tmp_path):
+    committed = REPO / "reproductions"
+    copy = tmp_path / "reproductions"
+    shutil.copytree(committed, copy)
+    reproduce.write_pages(copy)
+    compared = filecmp.dircmp(committed, copy)
+    assert not compared.left_only and not compared.right_only
+    for page in [*committed.glob("*.md"), *(committed / "tables").glob("*.*")]:
+        assert page.read_bytes() == (copy / page.relative_to(committed)).read_bytes(), page
+
+
+def test_every_study_names_its_runs_by_command_line_and_seed():
+    study = reproduce.Study((("e",), ("f", "head=x")), seeds=2, grid={"a.b": (1, 2)})
+    names = [reproduce.run_name(o) for o in study.runs()]
+    assert names[:3] == ["e,a.b=1,seed=0", "e,a.b=1,seed=1", "e,a.b=2,seed=0"]
+    assert names[-1] == "f,head=x,a.b=2,seed=1" and len(set(names)) == 8
+    for study in reproduce.STUDIES.values():  # no two runs of a study share a folder
+        runs = [reproduce.run_name(o) for o in study.runs()]
+        assert len(set(runs)) == len(runs)
+
+
+def test_recorded_runs_are_skipped_and_unfinished_ones_resumed(tmp_path, capsys):
+    study = reproduce.Study((("digits_full",),), seeds=3)
+    records, work = tmp_path / "records", tmp_path / "work"
+    done = records / "runs" / "s" / "digits_full,seed=0"
+    done.mkdir(parents=True)
+    (done / "results.json").write_text(json.dumps({"steps": 1}))
+    unfinished = work / "s" / "digits_full,seed=1"
+    unfinished.mkdir(parents=True)
+    (unfinished / "config.yaml").write_text("seed: 1\n")
+    reproduce.run_study("s", study, work, records, dry_run=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2  # seed 0 is on record
+    assert "seed=1" in lines[0] and lines[0].endswith("resume=true")
+    assert "seed=2" in lines[1] and "resume=true" not in lines[1]
