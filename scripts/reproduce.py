@@ -159,7 +159,7 @@ def run_study(name: str, study: Study, work: Path, records: Path, dry_run: bool)
             *diffclust_command(),
             "train",
             *overrides,
-            f"hydra.run.dir={folder}",
+            f"hydra.run.dir='{folder}'",  # quoted: run names hold = and ,
             "quiet=true",
             *(["resume=true"] if resume else []),
         ]

@@ -49,4 +49,5 @@ def test_recorded_runs_are_skipped_and_unfinished_ones_resumed(tmp_path, capsys)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2  # seed 0 is on record
     assert "seed=1" in lines[0] and lines[0].endswith("resume=true")
+    assert "hydra.run.dir='" in lines[0]  # quoted for Hydra: the folder name holds = and ,
     assert "seed=2" in lines[1] and "resume=true" not in lines[1]
