@@ -85,10 +85,23 @@ def test_checkpoint_metrics_are_strict_and_unscored_steps_still_rank_last(tmp_pa
     checkpoints.close()
     for step in (2, 3):
         metrics = (tmp_path / "checkpoints" / str(step) / "metrics" / "metrics").read_text()
-        assert strict_load(metrics) == {"val_clustering_error": 0.3 if step == 2 else None}
+        error = 0.3 if step == 2 else None
+        assert strict_load(metrics) == {"val_clustering_error": error, "step": step}
     reopened = Checkpoints(tmp_path, resume=True)  # the ranking survives a reload
     assert reopened.best_step() == 2
     reopened.close()
+
+
+def test_of_equal_errors_the_first_checkpoint_is_the_best_and_is_kept(tmp_path):
+    """Early stopping counts patience from the first step with the lowest error; the tested
+    checkpoint must be that one (a later tie would report a best_step that did not stop it)."""
+    checkpoints = Checkpoints(tmp_path, resume=False)
+    for step, error in ((1, 0.5), (2, 0.0), (3, 0.0), (4, 0.0)):
+        checkpoints.save(step, {"w": jnp.full(3, step)}, error)
+    assert (checkpoints.best_step(), checkpoints.latest_step()) == (2, 4)
+    kept = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
+    assert kept == [2, 4]  # the best and the latest; the tie at 3 is gone
+    checkpoints.close()
 
 
 def write_lines(path: Path, lines: list[str], end: str = "\n") -> None:

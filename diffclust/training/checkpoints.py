@@ -19,6 +19,14 @@ def _error(metrics: dict) -> float:
     return math.inf if value is None else value
 
 
+def _rank(metrics: dict) -> tuple[float, int]:
+    """Lower is better: the error, then the step, so that of equal errors the first is the
+    best, as early stopping counts its patience from it (orbax's stable sort would keep the
+    last; a denoising run at 0 error from step 1 would report step 101). Checkpoints written
+    before the step was recorded rank as step 0."""
+    return _error(metrics), metrics.get("step", 0)
+
+
 class Checkpoints:
     """Keeps the latest checkpoint and the one with the lowest validation error.
 
@@ -36,12 +44,15 @@ class Checkpoints:
         policy = ocp.checkpoint_managers.AnyPreservationPolicy(
             [
                 ocp.checkpoint_managers.LatestN(n=1),
-                ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: -_error(m), n=1),
+                # BestN keeps the highest keys: the negated rank.
+                ocp.checkpoint_managers.BestN(
+                    get_metric_fn=lambda m: tuple(-x for x in _rank(m)), n=1
+                ),
             ]
         )
         options = ocp.CheckpointManagerOptions(
             preservation_policy=policy,
-            best_fn=_error,
+            best_fn=_rank,
             best_mode="min",
             enable_async_checkpointing=False,
         )
@@ -49,7 +60,8 @@ class Checkpoints:
 
     def save(self, step: int, state, val_error: float) -> None:
         error = val_error if math.isfinite(val_error) else None  # NaN or inf: not scored
-        self.manager.save(step, args=ocp.args.StandardSave(state), metrics={METRIC: error})
+        metrics = {METRIC: error, "step": step}
+        self.manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics)
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
