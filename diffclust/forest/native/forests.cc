@@ -17,9 +17,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <functional>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -309,7 +306,7 @@ void PrimPasses(const Problem& pr, int count, Scratch& sc) {
   const int64_t n = pr.n, m = sc.stride;
   const int passes = 4 * count;
   const bool none = pr.num_labelled == 0;
-  const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf), low = SplatF(kLow);
+  const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf);
   const VecI lane = VecI{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   auto row_of = [&](PassState& ps, int64_t v) -> const float* { return ps.W + v * m; };
   for (int g = 0; g < passes; ++g) {
@@ -471,52 +468,11 @@ float SampleGap(const Problem& pr, int g, int64_t s, Scratch& sc) {
   return totals[0] - totals[1];
 }
 
-// Pairs in blocks, taken by the calling thread and by helper threads of our own. The caller
-// never waits for a helper that has not started: it takes whatever blocks are left itself, so
-// the call finishes even when the helpers are busy or the machine is. A late helper touches
-// nothing but `Work` (kept alive by its shared pointer): not XLA's pool, whose tasks must end
-// with the call, but threads that outlive it.
+// Pairs in blocks, taken from a shared counter by the calling thread and by helper threads
+// started for this call and joined before it returns: nothing of a call outlives it.
 struct Work {
   std::atomic<int64_t> next{0};
-  std::atomic<int64_t> done{0};
   std::mutex merge;
-};
-
-class Helpers {
- public:
-  static Helpers& Get() {
-    static Helpers* helpers = new Helpers();  // never destroyed: threads may outlive main
-    return *helpers;
-  }
-  int64_t size() const { return size_; }
-  void Schedule(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      tasks_.push_back(std::move(task));
-    }
-    ready_.notify_one();
-  }
-
- private:
-  Helpers() : size_(std::max<int64_t>(1, std::thread::hardware_concurrency()) - 1) {
-    for (int64_t i = 0; i < size_; ++i) std::thread([this] { Loop(); }).detach();
-  }
-  void Loop() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        ready_.wait(lock, [this] { return !tasks_.empty(); });
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-  int64_t size_;
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> tasks_;
 };
 
 ffi::Error LossSamplesImpl(ffi::Buffer<ffi::U32> words,
@@ -548,12 +504,10 @@ ffi::Error LossSamplesImpl(ffi::Buffer<ffi::U32> words,
   std::fill(counts, counts + n * n, 0);
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(9, pairs / 16));
   const int64_t blocks = (pairs + block - 1) / block;
-  auto work = std::make_shared<Work>();
-  auto run = [pr, gaps, counts, block, blocks, work]() {
-    // A helper may start after the call has returned and its buffers are gone: it touches
-    // nothing but `work` until it has claimed a block.
+  Work work;
+  auto run = [&pr, gaps, counts, block, blocks, &work]() {
     std::unique_ptr<Scratch> scratch;
-    for (int64_t b; (b = work->next.fetch_add(1)) < blocks;) {
+    for (int64_t b; (b = work.next.fetch_add(1)) < blocks;) {
       if (!scratch) scratch = std::make_unique<Scratch>(pr, (pr.n + kLanes - 1) / kLanes * kLanes);
       Scratch& sc = *scratch;
       const int64_t end = std::min(pr.pairs, (b + 1) * block);
@@ -567,19 +521,19 @@ ffi::Error LossSamplesImpl(ffi::Buffer<ffi::U32> words,
         }
       }
       {
-        std::lock_guard<std::mutex> lock(work->merge);
+        std::lock_guard<std::mutex> lock(work.merge);
         for (int64_t i = 0; i < static_cast<int64_t>(sc.counts.size()); ++i) {
           counts[i] += sc.counts[i];
         }
       }
       std::fill(sc.counts.begin(), sc.counts.end(), 0);
-      work->done.fetch_add(1, std::memory_order_release);
     }
   };
-  Helpers& pool = Helpers::Get();
-  for (int64_t h = 0; h < std::min(pool.size(), blocks - 1); ++h) pool.Schedule(run);
+  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  std::vector<std::thread> helpers;
+  for (int64_t h = 0; h < std::min(cores, blocks) - 1; ++h) helpers.emplace_back(run);
   run();
-  while (work->done.load(std::memory_order_acquire) < blocks) std::this_thread::yield();
+  for (auto& helper : helpers) helper.join();
   return ffi::Error::Success();
 }
 
