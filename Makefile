@@ -18,11 +18,11 @@ install: $(VENV_STAMP)  ## create .venv with the project and the dev tools
 run: $(VENV_STAMP)  ## the main job on embedded data: LeNet + forest head on scikit-learn's digits
 	.venv/bin/diffclust train +experiment=digits_full
 
-test: $(VENV_STAMP)  ## the fast test suite (what CI runs)
-	$(PY) -m pytest -q -m "not slow"
+test: $(VENV_STAMP)  ## the fast test suite (what CI runs), one worker per core
+	$(PY) -m pytest -q -n auto -m "not slow"
 
 test-full: $(VENV_STAMP)  ## every test, slow ones included
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 lint: $(VENV_STAMP)  ## ruff check and format check
 	.venv/bin/ruff check .

@@ -231,6 +231,7 @@ def test_a_refused_launch_keeps_the_table_of_a_run(finished, tmp_path):
     assert [r["seed"] for r in table_rows(stem)] == ["0"]
 
 
+@pytest.mark.slow  # a sweep of CLI processes: 30-45 s
 def test_a_refused_sweep_keeps_the_table_of_its_runs(tmp_path):
     sweep = tmp_path / "sweep"
     out = run_cli("train", "-m", *TINY, "train.steps=10", "seed=0,1", f"hydra.sweep.dir={sweep}")
@@ -293,6 +294,7 @@ def wait_for_checkpoint(run: Path, process: subprocess.Popen, step: int) -> None
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # three CLI runs, one killed: 30-45 s
 def test_a_killed_run_with_a_torn_line_resumes_to_the_same_results(tmp_path):
     args = (*TINY, "train.steps=60")
     whole = tmp_path / "whole"
@@ -312,6 +314,7 @@ def test_a_killed_run_with_a_torn_line_resumes_to_the_same_results(tmp_path):
     assert test[0] == test[1]
 
 
+@pytest.mark.slow  # a CLI run interrupted, then resumed: 30-45 s
 def test_ctrl_c_prints_the_command_that_resumes_the_run(tmp_path):
     run = tmp_path / "run"
     process = start_cli("train", *TINY, "train.steps=1000", f"hydra.run.dir={run}")
