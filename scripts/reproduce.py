@@ -187,16 +187,19 @@ def run_study(name: str, study: Study, work: Path, records: Path, dry_run: bool)
 
 
 def record(folder: Path, recorded: Path) -> None:
-    """Copy a finished (or failed) run's summary files from its work folder."""
+    """Copy a finished (or failed) run's summary files from its work folder: into a fresh
+    folder renamed into place, so an interrupted copy never looks like a recorded run."""
     files = SUMMARY_FILES if (folder / "results.json").is_file() else ("config.yaml", "error.txt")
     if not all((folder / f).is_file() for f in files):
         print(f"  not recorded: {folder} holds no finished or failed run", flush=True)
         return
-    recorded.mkdir(parents=True, exist_ok=True)
-    for stale in recorded.iterdir():
-        stale.unlink()
+    partial = recorded.with_name(recorded.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     for name in files:
-        shutil.copy2(folder / name, recorded / name)
+        shutil.copy2(folder / name, partial / name)
+    shutil.rmtree(recorded, ignore_errors=True)
+    partial.rename(recorded)
 
 
 def tables_main(argv: list[str]) -> str:

@@ -65,3 +65,17 @@ def test_recorded_runs_are_skipped_and_unfinished_ones_resumed(tmp_path, capsys)
     assert "seed=1" in lines[0] and lines[0].endswith("resume=true")
     assert "hydra.run.dir='" in lines[0]  # quoted for Hydra: the folder name holds = and ,
     assert "seed=2" in lines[1] and "resume=true" not in lines[1]
+
+
+def test_a_record_holds_every_summary_file_or_nothing(tmp_path):
+    folder, recorded = tmp_path / "work" / "run", tmp_path / "runs" / "run"
+    folder.mkdir(parents=True)
+    for name in reproduce.SUMMARY_FILES[1:]:  # results.json missing: not finished
+        (folder / name).write_text("{}\n")
+    reproduce.record(folder, recorded)
+    assert not recorded.exists()
+    (folder / "results.json").write_text("{}\n")
+    (folder / "checkpoints").mkdir()  # never copied
+    reproduce.record(folder, recorded)
+    assert sorted(p.name for p in recorded.iterdir()) == sorted(reproduce.SUMMARY_FILES)
+    assert [p.name for p in recorded.parent.iterdir()] == ["run"]  # no partial copy left
