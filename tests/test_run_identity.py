@@ -334,6 +334,10 @@ def test_ctrl_c_prints_the_command_that_resumes_the_run(tmp_path):
 
 
 def start_cli(*args: str) -> subprocess.Popen:
+    """The CLI as a terminal would start it: with Ctrl-C's default action. A suite sent to the
+    background by a non-interactive shell (`make test &`) ignores SIGINT, every child inherits
+    that, and Python installs no KeyboardInterrupt handler for an ignored SIGINT: the Ctrl-C
+    test then saw its run finish normally."""
     return subprocess.Popen(
         [sys.executable, "-m", "diffclust.cli", *args],
         cwd=REPO,
@@ -341,6 +345,7 @@ def start_cli(*args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
