@@ -333,19 +333,25 @@ def test_ctrl_c_prints_the_command_that_resumes_the_run(tmp_path):
     assert json.loads((run / "results.json").read_text())["steps"] == 200
 
 
+# The CLI as a terminal would start it: with Ctrl-C raising KeyboardInterrupt. A suite sent
+# to the background by a non-interactive shell (`nohup make test &`) ignores SIGINT, every
+# child inherits that, and Python installs no handler for an ignored SIGINT: the Ctrl-C test
+# then saw its run finish normally. Set in the child itself (a preexec_fn would fork a
+# multithreaded JAX process).
+CLI = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'diffclust'; runpy.run_module('diffclust.cli', run_name='__main__')"
+)
+
+
 def start_cli(*args: str) -> subprocess.Popen:
-    """The CLI as a terminal would start it: with Ctrl-C's default action. A suite sent to the
-    background by a non-interactive shell (`make test &`) ignores SIGINT, every child inherits
-    that, and Python installs no KeyboardInterrupt handler for an ignored SIGINT: the Ctrl-C
-    test then saw its run finish normally."""
     return subprocess.Popen(
-        [sys.executable, "-m", "diffclust.cli", *args],
+        [sys.executable, "-c", CLI, *args],
         cwd=REPO,
         env={**os.environ, "JAX_PLATFORMS": "cpu"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
