@@ -35,7 +35,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY_FILES = ("results.json", "config.yaml", "overrides.yaml", "metrics.jsonl")
-# Seed-free grids are written "key=a,b"; seeds are 0 .. seeds - 1.
 
 
 @dataclass(frozen=True)
