@@ -33,7 +33,7 @@ import jax.numpy as jnp
 
 from diffclust.centroids import squared_distances
 
-MASK_VALUES = ("mean", "min", "max")
+MASK_VALUES = ("mean", "min", "max", "zero")
 
 
 class Memories(NamedTuple):
@@ -113,9 +113,12 @@ def trajectory(v: jax.Array, memories: Memories, dynamics: Dynamics) -> jax.Arra
 
 
 def mask_values(x: jax.Array, kind: str) -> jax.Array:
-    """The value a masked coordinate takes: the feature's mean, min or max over ``x`` (d,)."""
+    """The value a masked coordinate takes: the feature's mean, min or max over ``x``, or 0
+    (the published code's '0'), (d,)."""
     if kind not in MASK_VALUES:
         raise ValueError(f"mask value {kind!r}; use one of {MASK_VALUES}")
+    if kind == "zero":
+        return jnp.zeros(x.shape[1:], x.dtype)
     return {"mean": jnp.mean, "min": jnp.min, "max": jnp.max}[kind](x, axis=0)
 
 

@@ -29,9 +29,20 @@ import numpy as np
 from diffclust.clam import Dynamics, FitOptions, Memories, assign, completion_loss, fit_clam
 from diffclust.clam.core import MASK_VALUES, mask_values
 from diffclust.clam.fit import INITS
+from diffclust.clam.published import (
+    MASK_DRAWS,
+    PublishedOptions,
+    fit_published,
+    masked_count,
+    paper_steps,
+)
 from diffclust.errors import UserError
 from diffclust.heads.base import AT_START, AssigningHead, Fitted
 from diffclust.losses import centroid
+from diffclust.training.evaluate import silhouette
+
+# Restarts are ranked by the silhouette on at most this many rows (a seeded sample).
+SILHOUETTE_POINTS = 10000
 
 
 @dataclass
@@ -44,7 +55,7 @@ class ClamConfig:
     spherical: bool = False  # eq. 12: cosine similarity, unit-norm points
     weighted: bool = False  # eq. 10-11: learnt log-weights per memory
     mask_prob: float = 0.15  # 0: the unmasked loss of eq. 8
-    mask_value: str = "mean"  # mean | min | max
+    mask_value: str = "mean"  # mean | min | max | zero
     # How the memories are fitted (the paper's TrainClAM; deep ClAM uses it to initialise):
     epochs: int = 200
     batch_size: int = 8
@@ -58,6 +69,20 @@ class ClamConfig:
     # kmeans++: k training points by D² sampling (fewer empty clusters; an option of the
     # published code's configuration, not used in the paper's tables).
     init: str = "normal"
+    # diffclust: the fit above (Bernoulli masks, optax's plateau test, the restart of lowest
+    # whole-table loss kept). paper: the authors' published code detail for detail
+    # (diffclust.clam.published): beta as their code uses it (exp(-beta/2 ||rho - v||^2), so
+    # their Table 6 values mean what they meant there), T = int(1/alpha) + extra_steps,
+    # floor(d p) column draws per row, whole-column masks every dim_change_cycle-th epoch,
+    # a 10-epoch running-mean plateau test, and every restart a candidate: the one whose
+    # partition has the best silhouette is kept.
+    protocol: str = "diffclust"
+    extra_steps: int = 0  # paper: T = int(1/alpha) + extra_steps (alpha null: 1/steps)
+    mask_draw: str = "published"  # paper: published (with replacement, never column 0) | distinct
+    dim_change_cycle: int = 3  # paper: epochs 3, 6, ... mask whole columns of each batch
+
+
+PROTOCOLS = ("diffclust", "paper")
 
 
 class MemoryParams(nn.Module):
@@ -93,6 +118,21 @@ class ClamHead(AssigningHead):
             raise UserError(f"head.mask_prob={cfg.mask_prob}; use a probability in [0, 1)")
         if cfg.beta <= 0 or cfg.steps < 1:
             raise UserError(f"head.beta={cfg.beta}, head.steps={cfg.steps}; need beta > 0, T >= 1")
+        if cfg.protocol not in PROTOCOLS:
+            raise UserError(f"head.protocol={cfg.protocol!r}; use one of {', '.join(PROTOCOLS)}")
+        if cfg.protocol == "paper":
+            if cfg.weighted or cfg.spherical or cfg.init != "normal":
+                raise UserError(
+                    "head.protocol=paper is the published code, which has no weighted or "
+                    "spherical variant and draws memories from N(0.1, 0.1): drop head.weighted,"
+                    " head.spherical and head.init"
+                )
+            if cfg.mask_draw not in MASK_DRAWS:
+                raise UserError(
+                    f"head.mask_draw={cfg.mask_draw!r}; use one of {', '.join(MASK_DRAWS)}"
+                )
+            if cfg.dim_change_cycle < 1 or cfg.extra_steps < 0:
+                raise UserError("head.dim_change_cycle must be >= 1 and head.extra_steps >= 0")
         if not 0.0 < self.dynamics.alpha <= 1.0:
             raise UserError(
                 f"head.alpha={cfg.alpha}; use 0 < alpha <= 1 (the energy then decreases)"
@@ -106,7 +146,24 @@ class ClamHead(AssigningHead):
     def dynamics(self) -> Dynamics:
         cfg = self.cfg
         alpha = cfg.alpha if cfg.alpha is not None else 1.0 / cfg.steps
+        if cfg.protocol == "paper":  # the code's exp(-beta/2 d^2) and N_steps
+            return Dynamics(
+                beta=cfg.beta / 2, alpha=alpha, steps=paper_steps(alpha, cfg.extra_steps)
+            )
         return Dynamics(beta=cfg.beta, alpha=alpha, steps=cfg.steps, spherical=cfg.spherical)
+
+    def published_options(self) -> PublishedOptions:
+        cfg = self.cfg
+        return PublishedOptions(
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            restarts=cfg.restarts,
+            mask_prob=cfg.mask_prob,
+            mask_value=cfg.mask_value,
+            mask_draw=cfg.mask_draw,
+            dim_change_cycle=cfg.dim_change_cycle,
+        )
 
     def options(self) -> FitOptions:
         cfg = self.cfg
@@ -146,6 +203,8 @@ class ClamHead(AssigningHead):
         z = np.asarray(z, np.float32)
         shift, scale = z.mean(axis=0), z.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        if self.cfg.protocol == "paper":
+            return self._fit_published((z - shift) / scale, shift, scale, seed)
         fit = fit_clam((z - shift) / scale, self.num_clusters, self.dynamics, self.options(), seed)
         if not np.isfinite(fit.loss):
             raise UserError(
@@ -165,6 +224,52 @@ class ClamHead(AssigningHead):
             for epoch, (loss, table) in enumerate(
                 zip(fit.losses[kept], fit.table_losses[kept], strict=True)
             )
+        ]
+        return Fitted(params, labels, history)
+
+    def _fit_published(self, x: np.ndarray, shift, scale, seed: int) -> Fitted:
+        """The published code's restarts on the standardised table ``x``, each a candidate:
+        the partition of the best silhouette (on ``x``, Euclidean; one cluster scores -1, a
+        restart that hit a NaN loss nothing) is kept, as the code's ranking of every
+        configuration x restart would choose it."""
+        d = x.shape[1]
+        if masked_count(d, self.cfg.mask_prob) == 0:
+            raise UserError(
+                f"head.mask_prob={self.cfg.mask_prob} masks floor({d} x {self.cfg.mask_prob}) "
+                f"= 0 of the {d} features: nothing would be learnt; use at least {1 / d:.3g}"
+            )
+        fit = fit_published(x, self.num_clusters, self.dynamics, self.published_options(), seed)
+        candidates, history = [], []
+        for r in range(len(fit.best_loss)):
+            if not np.isfinite(fit.best_loss[r]):
+                continue
+            memories = Memories(*(np.asarray(a[r]) for a in fit.memories))
+            labels = np.asarray(assign(jnp.asarray(x), memories, self.dynamics))
+            score = silhouette(x, labels, SILHOUETTE_POINTS, seed)
+            score = -1.0 if score is None else score
+            candidates.append((score, r, memories, labels))
+            history.append(
+                {
+                    "restart": r,
+                    "restart_silhouette": score,
+                    "restart_loss": float(fit.best_loss[r]),
+                    "restart_best_epoch": int(fit.best_epoch[r]),
+                    "restart_epochs": int(fit.epochs_run[r]),
+                }
+            )
+        if not candidates:
+            raise UserError("every ClAM restart hit a NaN loss; lower head.lr or head.beta")
+        _, kept, memories, labels = max(candidates, key=lambda c: (c[0], -c[1]))
+        params = {
+            "prototypes": jnp.asarray(memories.prototypes),
+            "log_weights": jnp.asarray(memories.log_weights),
+            "shift": jnp.asarray(shift),
+            "scale": jnp.asarray(scale),
+        }
+        history += [
+            {"fit_epoch": e + 1, "fit_loss": float(loss), "fit_lr": float(lr)}
+            for e, (loss, lr) in enumerate(zip(fit.losses[kept], fit.lrs[kept], strict=True))
+            if np.isfinite(loss)
         ]
         return Fitted(params, labels, history)
 
