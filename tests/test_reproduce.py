@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
 reproduce = importlib.util.module_from_spec(spec)
@@ -65,6 +67,24 @@ def test_recorded_runs_are_skipped_and_unfinished_ones_resumed(tmp_path, capsys)
     assert "seed=1" in lines[0] and lines[0].endswith("resume=true")
     assert "hydra.run.dir='" in lines[0]  # quoted for Hydra: the folder name holds = and ,
     assert "seed=2" in lines[1] and "resume=true" not in lines[1]
+
+
+def test_clam_tables_read_their_data_dir_and_draw_a_fixed_budget(tmp_path, capsys):
+    budget = reproduce.clam_budget()
+    assert budget == reproduce.clam_budget() and len(set(budget)) == len(budget) == 32
+    for experiment, *setting in budget:  # one value of every searched key, from its range
+        keys = [s.split("=")[0] for s in setting]
+        assert experiment == "clam_paper" and keys == list(reproduce.CLAM_SPACE)
+    study = reproduce.STUDIES["clam_tables/untuned"]
+    records, work, data = tmp_path / "records", tmp_path / "work", tmp_path / "tables"
+    with pytest.raises(SystemExit, match="--clam-data"):
+        reproduce.run_study("c", study, work, records, True, data)
+    data.mkdir()
+    reproduce.run_study("c", study, work, records, dry_run=True, clam_data=data)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == (1 + 32) * 4
+    assert all(f"dataset.data_dir='{data}'" in line for line in lines)
+    assert all("data_dir" not in reproduce.run_name(o) for o in study.runs())
 
 
 def test_a_record_holds_every_summary_file_or_nothing(tmp_path):

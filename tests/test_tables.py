@@ -212,6 +212,12 @@ def test_select_sets_aside_settings_that_leave_a_cluster_empty(tmp_path):
     table = (tmp_path / "table.md").read_text()
     assert "with head.beta=0.5 (set aside: 1 setting that left a cluster empty)" in table
     assert "| zoo | 1 | 0.3000 ± 0.0000 |" in table
+    # --allow-empty: every partition competes, as the ClAM paper's code ranks them.
+    out = run_cli(*args, "--select", "test.silhouette", "--allow-empty")
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    assert "with head.beta=2.0 (1 of 2 left a cluster empty; the chosen one did)" in table
+    assert "| zoo | 1 | 0.6000 ± 0.0000 |" in table
 
     (tmp_path / "clam-0.5" / "results.json").unlink()  # now only the collapsed one finished
     out = run_cli(*args, "--select", "test.silhouette")

@@ -7,7 +7,8 @@ exist. Failed and unfinished runs are listed, never silently dropped.
 --range adds [min, max] to the Markdown cells (the CSV always has them); --welch KEY=A KEY=B
 adds Welch's t-test p-values between the groups that differ only in KEY.
 --select METRIC keeps, per group, only the runs of the hyperparameter setting with the highest
-mean METRIC (an unsupervised one such as test.silhouette: labels never choose); --wide KEY
+mean METRIC (an unsupervised one such as test.silhouette: labels never choose; settings that
+left a cluster empty compete only when all did, or with --allow-empty); --wide KEY
 adds one table per metric with a column per value of KEY, and --versus VALUE the gain of that
 value over each other column with its wins / losses (the ClAM paper's Table 1)."""
 
@@ -41,6 +42,11 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--select", metavar="METRIC", help="best setting per group by METRIC")
     parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="with --select: partitions that left a cluster empty compete too",
+    )
+    parser.add_argument(
         "--wide", nargs="+", metavar="KEY", help="a column per value of these --by keys"
     )
     parser.add_argument("--versus", metavar="VALUE", help="with --wide: gains of this value")
@@ -55,7 +61,7 @@ def main(argv: list[str]) -> int:
         check_keys(runs, args.by, args.metric or [], args.select)  # the keys a user named
         chosen, selection = runs, []
         if args.select:
-            chosen, selection = select_best(runs, args.by, args.select)
+            chosen, selection = select_best(runs, args.by, args.select, args.allow_empty)
         rows, notes = summarise(chosen, args.by, metrics)
         tests = welch_tests(rows, args.by, metrics, *args.welch) if args.welch else []
         wides = [wide(rows, args.by, args.wide, m, args.versus) for m in metrics if args.wide]

@@ -48,11 +48,14 @@ def _has_empty_cluster(runs: list[Run]) -> bool:
     return False
 
 
-def select_best(runs: list[Run], keys: list[str], metric: str) -> tuple[list[Run], list[str]]:
+def select_best(
+    runs: list[Run], keys: list[str], metric: str, allow_empty: bool = False
+) -> tuple[list[Run], list[str]]:
     """The finished runs of the best setting per group (highest mean ``metric``, e.g.
     ``test.silhouette``), and one line per group naming the chosen values of the config keys
     that vary within the group. Settings whose runs left a cluster empty rank below every
-    setting that did not (they are chosen only when all settings did)."""
+    setting that did not (they are chosen only when all settings did), unless
+    ``allow_empty``: then every partition competes, as the ClAM paper's code ranks them."""
     groups: dict[tuple, dict[tuple, list[Run]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         if run.status == "finished":
@@ -62,7 +65,9 @@ def select_best(runs: list[Run], keys: list[str], metric: str) -> tuple[list[Run
     kept, lines = [], []
     for key_values, settings in sorted(groups.items(), key=lambda kv: str(kv[0])):
         empty = {s for s in settings if _has_empty_cluster(settings[s])}
-        best = max(settings, key=lambda s: (s not in empty, _score(settings[s], metric)))
+        best = max(
+            settings, key=lambda s: (allow_empty or s not in empty, _score(settings[s], metric))
+        )
         if not np.isfinite(_score(settings[best], metric)):
             raise UserError(f"no run in group {key_values} recorded {metric}")
         kept += settings[best]
@@ -71,7 +76,10 @@ def select_best(runs: list[Run], keys: list[str], metric: str) -> tuple[list[Run
         chosen = ", ".join(f"{k}={v}" for k, v in best if k in varying) or "the only setting"
         label = ", ".join(f"{k}={v}" for k, v in zip(keys, key_values, strict=True))
         note = ""
-        if best in empty:
+        if allow_empty:
+            chosen_empty = "; the chosen one did" if best in empty else ""
+            note = f" ({len(empty)} of {len(settings)} left a cluster empty{chosen_empty})"
+        elif best in empty:
             note = " (every setting left a cluster empty)"
         elif empty:
             plural = "s" if len(empty) > 1 else ""
