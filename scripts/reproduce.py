@@ -136,6 +136,18 @@ STUDIES = {
         (("fashion_mnist_ae_kmeans",), ("fashion_mnist_softkmeans",), ("fashion_mnist_ot",)),
         seeds=3,
     ),
+    # Deep ClAM (issue 23): does the associative-memory loss help the embedding? The same
+    # auto-encoder and budget: k-means or ClAM on its codes, or the ClAM loss trained with it
+    # after 400 or 2400 steps of reconstruction alone.
+    "clam_deep/digits": Study(
+        (
+            ("digits_ae_kmeans",),
+            ("digits_ae_clam",),
+            ("digits_deep_clam",),
+            ("digits_deep_clam", "train.pretrain_steps=2400"),
+        ),
+        seeds=5,
+    ),
     "clam_tables/untuned": Study(
         (("clam_kmeans",), *clam_budget()),
         seeds=1,
@@ -177,6 +189,12 @@ TABLES = {
         by=("dataset.name", "backbone.name", "head.name", "train.pretrain_steps"),
         metrics=OT_METRICS,
         extra=("--range", "--welch", "head.name=ot", "head.name=soft_kmeans"),
+    ),
+    "clam_deep": Table(
+        "clam_deep",
+        by=("experiment", "train.pretrain_steps"),
+        metrics=("test.accuracy", "test.nmi", "test.ari", "test.silhouette", "wall_time_s"),
+        extra=("--range",),
     ),
     # The selection by silhouette as this project makes it (partitions that left a cluster
     # empty set aside while any setting keeps all k) and as the published code makes it.
