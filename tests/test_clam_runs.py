@@ -52,7 +52,7 @@ def test_cluster_sizes_count_every_cluster_even_the_last_empty_ones():
     clusters = np.repeat([0, 1], 20)
     cfg = compose_config("+experiment=clam", "dataset=wine").train
     metrics = partition_metrics(clusters, clusters, cfg, z=x, num_clusters=4)
-    assert metrics["cluster_sizes"] == [20, 20, 0, 0]
+    assert metrics["cluster_sizes"] == [20, 20, 0, 0] and metrics["clusters_used"] == 2
 
 
 @pytest.mark.parametrize(

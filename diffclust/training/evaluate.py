@@ -56,7 +56,8 @@ def partition_metrics(
     batch-wise clustering error on the same batches as the forest heads (comparable). With
     the clustered points ``z``: also the silhouette coefficient (Euclidean; on a seeded sample
     of ``cfg.silhouette_points`` points when there are more; null for a single cluster) and
-    the sizes of all ``num_clusters`` clusters (at least), so empty ones show as zeros."""
+    the sizes of all ``num_clusters`` clusters (at least), so empty ones show as zeros, and
+    how many are not empty."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     clusters = np.asarray(clusters)
@@ -75,7 +76,9 @@ def partition_metrics(
     }
     if z is not None:
         metrics["silhouette"] = silhouette(z, clusters, cfg.silhouette_points, seed)
-        metrics["cluster_sizes"] = np.bincount(clusters, minlength=num_clusters).tolist()
+        sizes = np.bincount(clusters, minlength=num_clusters)
+        metrics["cluster_sizes"] = sizes.tolist()
+        metrics["clusters_used"] = int(np.count_nonzero(sizes))  # a number tables can average
     return metrics
 
 
