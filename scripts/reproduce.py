@@ -150,6 +150,14 @@ STUDIES = {
         ),
         seeds=5,
     ),
+    # Looking for the cause of the transfer gap at no class withheld (250 forest labels:
+    # probe error 0.229; 5000 CE labels: 0.162): the published code's sigma 1.0, which closed
+    # the supervised gap, on the forest's 250-label cells.
+    "forest_semisup_checks/sigma": Study(
+        (("fashion_mnist_semi", "loss.sigma=1.0"),),
+        seeds=3,
+        grid={"split.n_labelled": (250,), "split.k_withheld": (0,)},
+    ),
     # ClAM on Fashion-MNIST (issue 23): the paper's Table 6 values (beta 0.0005, mask max)
     # by the published protocol, then the mean mask and a larger beta; k-means beside them on
     # the same silhouette sample, with k = 10 and k = 4 (fewer clusters score higher).
@@ -204,6 +212,11 @@ TABLES = {
         by=("dataset.name", "backbone.name", "head.name", "train.pretrain_steps"),
         metrics=OT_METRICS,
         extra=("--range", "--welch", "head.name=ot", "head.name=soft_kmeans"),
+    ),
+    "forest_semisup_checks": Table(
+        "forest_semisup_checks",
+        by=("head.name", "loss.sigma", "backbone.channels", "split.n_labelled", "split.k_withheld"),
+        metrics=("probe.test_error", "test.clustering_error", *RUN_METRICS),
     ),
     "clam_fashion": Table(
         "clam_fashion",
@@ -321,8 +334,10 @@ def make_tables(records: Path) -> dict[str, str]:
         ):
             argv = [str(runs), "--by", *by, "--metric", *metrics, "--out", str(out / stem), *extra]
             error = tables_main(argv)
-            if error:
-                raise SystemExit(f"reproduce.py: table {stem}: {error}")
+            if error:  # e.g. a grid so far without one of its columns: said on the page
+                print(f"reproduce.py: table {stem}: {error}", file=sys.stderr)
+                made[stem] = f"(no table yet: {error.removeprefix('diffclust tables: ')})\n"
+                continue
             made[stem] = (out / stem).with_suffix(".md").read_text()
     return made
 
