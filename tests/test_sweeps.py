@@ -1,10 +1,12 @@
 """hydra/sweeper=optuna: Hydra's sweep syntax as Optuna distributions, the objective and its
 refusal of test labels, trial outcomes read from run directories, a study continued by a
-second launch (fast, with a stand-in launcher; slow, through the CLI and joblib)."""
+second launch (fast, with a stand-in launcher; slow, through the CLI and joblib), and
+`diffclust tables --study`."""
 
 import json
 import math
 
+import matplotlib.image as plt_image
 import optuna
 import pytest
 import yaml
@@ -221,6 +223,29 @@ def test_a_database_url_is_a_storage_too(tmp_path):
     settings = OptunaSweeperConfig(n_trials=2, storage=url, sampler="random", batch_size=1)
     run_study(settings, sweep_config(tmp_path), stand_in_launcher(tmp_path, []), no_check, SPACE)
     assert len(optuna.load_study(storage=url, study_name="diffclust").trials) == 2
+
+
+def test_tables_reads_the_study_best_trial_and_plots_it(tmp_path):
+    settings = OptunaSweeperConfig(n_trials=4, sampler="random")
+    config = sweep_config(tmp_path)
+    OmegaConf.save(config, tmp_path / "multirun.yaml")
+    run_study(settings, config, stand_in_launcher(tmp_path, []), no_check, SPACE)
+    storage, where = storage_of(None, tmp_path, tmp_path, create=False)
+    study = load_study(storage, where, "diffclust")
+    best = max((t for t in study.trials if t.value is not None), key=lambda t: t.value)
+
+    out = run_cli("tables", str(tmp_path), "--study")
+    assert out.returncode == 0, out.stderr
+    assert "Study 'diffclust': 4 trials" in out.stdout
+    assert f"Best: trial {best.number}, test.silhouette {best.value:.4f}" in out.stdout
+    assert "| n | test.silhouette |" in out.stdout  # the study's objective is the metric
+    image = plt_image.imread(tmp_path / "table_study.png")
+    assert image.ndim == 3 and image.std() > 0.05
+    grid = tmp_path / "grid"
+    write_run(grid / "0", {"test": {"silhouette": 0.5}})
+    (grid / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"sweeper": {"params": {}}}}))
+    out = run_cli("tables", str(grid), "--study")
+    assert out.returncode == 2 and "a grid sweep" in out.stderr
 
 
 @pytest.mark.slow
