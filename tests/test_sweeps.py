@@ -122,6 +122,7 @@ def test_outcomes_are_read_from_the_run_directory(tmp_path):
         "ok": ({"test": {"silhouette": 0.4, "cluster_sizes": [5, 5]}}, None),
         "null": ({"test": {"silhouette": None}}, None),
         "empty": ({"test": {"silhouette": 0.6, "cluster_sizes": [10, 0]}}, None),
+        "one": ({"test": {"silhouette": None, "cluster_sizes": [0, 10, 0]}}, None),
         "error": (None, "head.alpha=1.2; use 0 < alpha <= 1"),
         "unfinished": (None, None),
     }
@@ -130,6 +131,7 @@ def test_outcomes_are_read_from_the_run_directory(tmp_path):
     assert read_outcome(tmp_path / "ok", silhouette) == (COMPLETE, 0.4, "")
     assert read_outcome(tmp_path / "null", silhouette)[:2] == (FAILED, None)
     assert read_outcome(tmp_path / "empty", silhouette)[:2] == (SET_ASIDE, 0.6)
+    assert read_outcome(tmp_path / "one", silhouette)[:2] == (SET_ASIDE, None)
     assert read_outcome(tmp_path / "error", silhouette) == (FAILED, None, cases["error"][1])
     assert "did not finish" in read_outcome(tmp_path / "unfinished", silhouette).reason
     missing = read_outcome(tmp_path / "ok", Objective("val.clustering_error", "minimize"))
@@ -298,5 +300,5 @@ def test_a_study_through_the_cli_and_joblib_continues_and_survives_failed_trials
         if t.state == TrialState.COMPLETE:
             assert t.value == silhouette and math.isfinite(silhouette)
             assert 0 not in results["test"]["cluster_sizes"]
-        else:  # a partition of one cluster (no silhouette) or with an empty one
-            assert silhouette is None or 0 in results["test"]["cluster_sizes"]
+        else:  # set aside: a partition with an empty cluster (one cluster: no silhouette)
+            assert t.state == TrialState.PRUNED and 0 in results["test"]["cluster_sizes"]

@@ -84,7 +84,8 @@ def read_outcome(run_dir: Path, objective: Objective) -> Outcome:
     """What became of a trial, from its run directory: the objective's value, or why it
     has none (error.txt, no results.json, a missing or null metric). A silhouette objective
     sets aside a partition that left a cluster empty (fewer, larger clusters score higher,
-    as ``diffclust tables --select`` knows): a trial that collapsed, not one that clustered."""
+    as ``diffclust tables --select`` knows; all in one has none): a trial that collapsed,
+    not one that clustered."""
     error, results = run_dir / "error.txt", run_dir / "results.json"
     if error.is_file():
         return Outcome(FAILED, reason=error.read_text().strip() or "error.txt")
@@ -97,11 +98,14 @@ def read_outcome(run_dir: Path, objective: Objective) -> Outcome:
         return Outcome(FAILED, reason=f"unreadable {results}: {err}")
     except KeyError:
         return Outcome(FAILED, reason=f"{results} records no {objective.key}")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    number = number and math.isfinite(value)
+    if objective.key.endswith("silhouette") and 0 in _cluster_sizes(recorded):
+        empty = "a cluster is empty (test.cluster_sizes)"  # one cluster: a null silhouette
+        return Outcome(SET_ASIDE, float(value) if number else None, empty)
+    if not number:
         shown = "null" if value is None else repr(value)
         return Outcome(FAILED, reason=f"{objective.key} is {shown} in {results}")
-    if objective.key.endswith("silhouette") and 0 in _cluster_sizes(recorded):
-        return Outcome(SET_ASIDE, float(value), "a cluster is empty (test.cluster_sizes)")
     return Outcome(COMPLETE, float(value))
 
 
