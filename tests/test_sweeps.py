@@ -10,12 +10,15 @@ import matplotlib.image as plt_image
 import optuna
 import pytest
 import yaml
+from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 from runner_helpers import compose_config, run_cli
 
+from diffclust.config import register_configs
+from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
 from diffclust.sweeps.config import OptunaSweeperConfig
 from diffclust.sweeps.objective import (
@@ -104,6 +107,46 @@ def test_default_objectives_are_label_free_or_validation_and_test_labels_are_ref
     with pytest.raises(UserError, match="set hydra.sweeper.direction"):
         choose_objective(trained, "best_step", None, False)
     assert choose_objective(trained, "best_step", "minimize", False).direction == "minimize"
+
+
+def compose_with_hydra(*overrides):
+    register_configs()
+    with initialize_config_dir(str(CONF_DIR), version_base=None):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+PAPER_GRID = {  # scripts/reproduce_clam_tables.sh --budget paper: 2016 settings per table
+    "head.beta": [0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 2.5],
+    "head.lr": [0.01, 0.1],
+    "head.steps": [5, 10, 20],
+    "head.alpha": ["null", "0.4"],
+    "head.init": ["normal", "kmeans++"],
+    "head.batch_size": [8, 128],
+    "head.mask_prob": [0.1, 0.15, 0.2],
+    "head.mask_value": ["mean", "max"],
+}
+
+
+@pytest.mark.parametrize(
+    "experiment", ["clam_search", "fashion_mnist_sigma_search", "digits_ot_search"]
+)
+def test_search_experiments_hold_a_search_space_and_a_label_free_objective(experiment):
+    cfg = compose_with_hydra(f"+experiment={experiment}")
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper")
+    space, fixed = parse(*(f"{key}={value}" for key, value in sweeper.params.items()))
+    assert space and not fixed
+    choose_objective(cfg, sweeper.objective, sweeper.direction, sweeper.allow_test_labels)
+    if experiment == "clam_search":  # the paper's grid lies inside the study's space
+        assert space.keys() == PAPER_GRID.keys()
+        assert sweeper.n_trials <= math.prod(map(len, PAPER_GRID.values())) / 4
+        for key, values in PAPER_GRID.items():
+            dist = space[key]
+            for value in values:
+                if isinstance(dist, CategoricalDistribution):
+                    assert value in dist.choices, (key, value)
+                else:
+                    assert dist.low <= value <= dist.high, (key, value)
 
 
 def write_run(run_dir, results=None, error=None, params=None):
