@@ -109,6 +109,21 @@ def test_default_objectives_are_label_free_or_validation_and_test_labels_are_ref
     assert choose_objective(trained, "best_step", "minimize", False).direction == "minimize"
 
 
+def test_a_misspelt_setting_or_a_test_label_objective_stops_the_launch_in_one_line(tmp_path):
+    study = ["train", "-m", "hydra/sweeper=optuna", "+experiment=clam", "head.beta=0.1,1"]
+    out = run_cli(*study, "hydra.sweeper.n_trails=3", f"hydra.sweep.dir={tmp_path / 'a'}")
+    assert out.returncode == 2 and "hydra.sweeper.n_trails" in out.stderr
+    out = run_cli(*study, "hydra.sweeper.objective=test.nmi", f"hydra.sweep.dir={tmp_path / 'b'}")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "diffclust train: error: hydra.sweeper.objective=test.nmi is computed from test labels, "
+        "so choosing by it makes the test numbers optimistic; use test.silhouette or a val.* "
+        "metric of a split dataset, or set hydra.sweeper.allow_test_labels=true to choose by "
+        "it anyway"
+    ]
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing ran
+
+
 def compose_with_hydra(*overrides):
     register_configs()
     with initialize_config_dir(str(CONF_DIR), version_base=None):
