@@ -15,7 +15,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
-from runner_helpers import compose_config, run_cli
+from runner_helpers import compose_config, run_cli, run_script
 
 from diffclust.config import register_configs
 from diffclust.config.schema import CONF_DIR
@@ -360,3 +360,22 @@ def test_a_study_through_the_cli_and_joblib_continues_and_survives_failed_trials
             assert 0 not in results["test"]["cluster_sizes"]
         else:  # set aside: a partition with an empty cluster (one cluster: no silhouette)
             assert t.state == TrialState.PRUNED and 0 in results["test"]["cluster_sizes"]
+
+
+@pytest.mark.slow
+def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(tmp_path):
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(60, n_features=4, centers=3, random_state=0)
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [",".join([*map(str, row), "abc"[label]]) for row, label in zip(x, y, strict=True)]
+    (data / "zoo.csv").write_text("\n".join(rows) + "\n")
+    # head.init, searched by clam_search, is fixed here: the command line's override wins.
+    quick = ["hydra.sweeper.n_trials=2", "head.epochs=3", "head.restarts=1", "head.init=kmeans++"]
+    out = run_script("clam_search.sh", str(data), str(tmp_path / "out"), *quick)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = (tmp_path / "out" / "search" / "zoo" / "table.md").read_text()
+    assert report.startswith("Study 'diffclust': 2 trials") and "\nBest: trial " in report
+    assert "Best: trial" in out.stdout and "search/zoo\t" in out.stdout  # its wall time
+    assert "head.init" not in report.split("Best: ")[1].splitlines()[0]  # not searched
