@@ -58,13 +58,13 @@ def run_study(
     sweep_dir = Path(config.hydra.sweep.dir)
     storage, where = storage_of(settings.storage, sweep_dir, Path(config.hydra.runtime.cwd))
     study = open_study(storage, settings.study_name, objective)
-    held = len(study.trials)
-    study.sampler = sampler(settings.sampler, settings.seed + held, settings.n_startup_trials)
+    earlier = len(study.trials)
+    study.sampler = sampler(settings.sampler, settings.seed + earlier, settings.n_startup_trials)
     OmegaConf.save(config, sweep_dir / "multirun.yaml")  # what a grid sweep saves too
     size = settings.batch_size or launcher_jobs(config)
     log.info(
         "study %r in %s (%d trials so far): %s %s over %s, %d trials in batches of %d",
-        study.study_name, where, held, objective.direction, objective.key,
+        study.study_name, where, earlier, objective.direction, objective.key,
         ", ".join(space), settings.n_trials, size,
     )  # fmt: skip
     returns = []
@@ -76,10 +76,10 @@ def run_study(
 
 
 def check_settings(settings: OptunaSweeperConfig) -> None:
-    for key in ("n_trials", "batch_size"):
+    for key, least in (("n_trials", 1), ("batch_size", 1), ("n_startup_trials", 0)):
         value = getattr(settings, key)
-        if value is not None and value < 1:
-            raise UserError(f"hydra.sweeper.{key}={value}: use a positive number")
+        if value is not None and value < least:
+            raise UserError(f"hydra.sweeper.{key}={value}: use a number >= {least}")
     if settings.sampler not in SAMPLERS:
         raise UserError(f"hydra.sweeper.sampler={settings.sampler}: use one of {SAMPLERS}")
 
@@ -92,8 +92,15 @@ def launcher_jobs(config: DictConfig) -> int:
     return n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
 
 
-def run_batch(study, trials: list[Trial], fixed, objective: Objective, sweep_dir: Path, launch,
-              validate) -> list:  # fmt: skip
+def run_batch(
+    study,
+    trials: list[Trial],
+    fixed: list[str],
+    objective: Objective,
+    sweep_dir: Path,
+    launch: Callable,
+    validate: Callable,
+) -> list:
     """Launches the trials whose run directory is free (one holding a run is another
     study's: that trial fails unlaunched), then tells each trial its outcome."""
     jobs, launched = [], []
