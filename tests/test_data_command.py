@@ -140,7 +140,8 @@ def test_the_readme_train_examples_parse_as_hydra_overrides():
     # The README's `dataset.data_dir=~/data/mnist` failed to parse (Hydra's ~ is "delete").
     parser = OverridesParser.create()
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    examples = [line.split("#")[0] for line in readme.splitlines()]
+    joined = readme.replace("\\\n", " ")  # a command continued on the next line is one
+    examples = [line.split("#")[0] for line in joined.splitlines()]
     examples = [line for line in examples if line.startswith("diffclust train ")]
     assert any("dataset.data_dir=$HOME" in line for line in examples)
     for line in examples:  # as the shell passes them: $HOME expanded, quotes removed

@@ -10,7 +10,10 @@ adds Welch's t-test p-values between the groups that differ only in KEY.
 mean METRIC (an unsupervised one such as test.silhouette: labels never choose; settings that
 left a cluster empty compete only when all did, or with --allow-empty); --wide KEY
 adds one table per metric with a column per value of KEY, and --versus VALUE the gain of that
-value over each other column with its wins / losses (the ClAM paper's Table 1)."""
+value over each other column with its wins / losses (the ClAM paper's Table 1).
+--study reads the Optuna study of a hydra/sweeper=optuna sweep (every trial is a run of the
+sweep): its trials by state and best trial head the report, the metric defaults to the
+study's objective, and STEM_study.png plots the objective against the trial number."""
 
 from __future__ import annotations
 
@@ -50,9 +53,16 @@ def main(argv: list[str]) -> int:
         "--wide", nargs="+", metavar="KEY", help="a column per value of these --by keys"
     )
     parser.add_argument("--versus", metavar="VALUE", help="with --wide: gains of this value")
+    parser.add_argument("--study", action="store_true", help="the sweep's Optuna study too")
     args = parser.parse_args(argv)
     metrics = args.metric or DEFAULT_METRICS
+    study = None
     try:
+        if args.study:
+            from diffclust.reports.study import objective_of, read_study
+
+            study = read_study(args.sweep_dir)
+            metrics = args.metric or [objective_of(study)]
         if args.plot is not None and args.plot not in args.by:
             raise UserError(f"--plot {args.plot} must be one of the --by keys {args.by}")
         if args.versus is not None and args.wide is None:
@@ -77,6 +87,10 @@ def main(argv: list[str]) -> int:
     lines = [f"- {r.status}: {r.path}" + (f" ({r.error})" if r.error else "") for r in others]
     report = table + ("\nNot in the table:\n" + "\n".join(lines) + "\n" if lines else "")
     report += "".join(f"\nNote: {note}" for note in notes) + ("\n" if notes else "")
+    if study is not None:
+        from diffclust.reports.study import study_summary
+
+        report = study_summary(study) + "\n" + report
     stem = args.out or args.sweep_dir / "table"
     stem.with_suffix(".md").write_text(report)
     stem.with_suffix(".csv").write_text(csv_text(rows, args.by, metrics))
@@ -86,6 +100,12 @@ def main(argv: list[str]) -> int:
 
         written.append(stem.with_suffix(".png"))
         sweep_picture(rows, args.by, args.plot, metrics, written[-1])
+    if study is not None:
+        from diffclust.reports.plots import study_picture
+        from diffclust.reports.study import objective_of
+
+        written.append(stem.with_name(f"{stem.name}_study.png"))
+        study_picture(study, objective_of(study), written[-1])
     print(report, end="")
     print("written:", ", ".join(map(str, written)))
     return 0

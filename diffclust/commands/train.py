@@ -20,6 +20,7 @@ from diffclust.config.checks import check_config
 from diffclust.config.errors import config_error_line
 from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
+from diffclust.sweeps import register_sweeper
 from diffclust.training.identity import (
     FINISHED,
     check_launch,
@@ -137,21 +138,29 @@ def print_results(results: dict, run_dir: Path) -> None:
 
 class ReportFailures(Callback):
     """Collects the failed jobs of a sweep in the launching process (jobs of parallel
-    launchers run elsewhere): each failed job left an error.txt in its run directory."""
+    launchers run elsewhere): each failed job left an error.txt in its run directory. Those
+    already there at the start are an earlier launch's (a continued study's sweep dir)."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        self.before = set(Path(config.hydra.sweep.dir).glob("*/error.txt"))
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        sweep = Path(config.hydra.sweep.dir)
-        FAILED.update(str(p.parent) for p in sweep.glob("*/error.txt"))
+        errors = set(Path(config.hydra.sweep.dir).glob("*/error.txt")) - self.before
+        FAILED.update(str(p.parent) for p in errors)
 
 
 def main(argv: list[str]) -> int:
     register_configs()
+    register_sweeper()
     sys.argv = ["diffclust train", *argv]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises config errors instead of printing them
     try:
         _train()
     except HydraException as err:  # the overrides do not compose into a valid config
         print(f"diffclust train: error: {config_error_line(err)}", file=sys.stderr)
+        return 2
+    except UserError as err:  # a sweeper's settings (hydra/sweeper=optuna)
+        print(f"diffclust train: error: {err}", file=sys.stderr)
         return 2
     if FAILED:
         failed = ", ".join(sorted(FAILED))

@@ -20,6 +20,7 @@ from diffclust.losses import LOSSES
 from diffclust.models import BACKBONES
 from diffclust.optim import OPTIMIZERS
 from diffclust.splits import SPLITS
+from diffclust.sweeps.config import OptunaSweeperConfig
 
 GROUPS = {
     "dataset": DATASETS,
@@ -78,3 +79,4 @@ def register_configs() -> None:
     for group, registry in GROUPS.items():
         for name, schema in registry.schemas().items():
             cs.store(group=f"schema/{group}", name=name, node=schema)
+    cs.store(group="schema/hydra/sweeper", name="optuna", node=OptunaSweeperConfig)

@@ -93,3 +93,27 @@ def sweep_picture(
 
 def _sort_key(value) -> tuple:
     return (0, value, "") if isinstance(value, int | float) else (1, 0, str(value))
+
+
+def study_picture(study, objective: str, path: Path) -> None:
+    """An Optuna study's objective against the trial number: complete trials, trials set
+    aside (their value, hollow) and the best value so far."""
+    fig = Figure(figsize=(6, 3.8), layout="constrained")
+    ax = fig.subplots()
+    trials = study.get_trials(deepcopy=False)
+    done = [(t.number, t.value) for t in trials if t.state.name == "COMPLETE"]
+    aside = [(t.number, t.user_attrs["value"]) for t in trials
+             if t.state.name == "PRUNED" and "value" in t.user_attrs]  # fmt: skip
+    if aside:
+        ax.scatter(*zip(*aside, strict=True), facecolors="none", edgecolors="grey",
+                   label="set aside")  # fmt: skip
+    if done:
+        ax.scatter(*zip(*done, strict=True), color="C0", s=14, label="trial")
+        best = np.maximum if study.direction.name == "MAXIMIZE" else np.minimum
+        numbers, values = map(np.asarray, zip(*done, strict=True))
+        ax.step(numbers, best.accumulate(values), where="post", color="C1", label="best so far")
+    ax.set(xlabel="trial", ylabel=objective, title=study.study_name)
+    ax.grid(alpha=0.3)
+    if done or aside:
+        ax.legend(fontsize="small", frameon=False)
+    fig.savefig(path, dpi=120)

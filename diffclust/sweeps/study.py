@@ -1,0 +1,69 @@
+"""A study's storage and sampler: where the trials live, shared by every launch and worker
+that names the same storage and study name."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+from diffclust.errors import UserError
+from diffclust.sweeps.objective import Objective
+
+DEFAULT_STORAGE = "study.journal"  # in the sweep directory
+SAMPLERS = ("tpe", "random")
+
+optuna.logging.set_verbosity(logging.WARNING)  # the sweeper logs each trial itself
+
+
+def storage_of(
+    storage: str | None, sweep_dir: Path, cwd: Path, create: bool = True
+) -> tuple[object, str]:
+    """Optuna's storage and where it is: a database URL as given, else a journal file
+    (relative paths from ``cwd``, the launch's working directory); None: study.journal in
+    ``sweep_dir``. ``create=False``: a UserError if the journal file does not exist."""
+    if storage is not None and "://" in storage:
+        return storage, storage
+    path = sweep_dir / DEFAULT_STORAGE if storage is None else cwd / Path(storage).expanduser()
+    if not create and not path.is_file():
+        raise UserError(f"no study journal at {path}; is {sweep_dir} a hydra/sweeper=optuna sweep?")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path))), str(path)
+
+
+def open_study(storage, name: str, objective: Objective) -> optuna.Study:
+    """The study ``name`` in ``storage``, created if new; a UserError if it was created for
+    another objective (its trials' values would mean something else)."""
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction=objective.direction, load_if_exists=True
+    )
+    recorded = study.user_attrs.get("objective")
+    asked = f"{objective.key} ({objective.direction})"
+    kept = f"{recorded} ({study.direction.name.lower()})"
+    if recorded is None and not study.trials:
+        study.set_user_attr("objective", objective.key)
+    elif kept != asked:
+        raise UserError(
+            f"study {name!r} optimises {kept}, not {asked}; give hydra.sweeper.study_name "
+            "another name (or another storage) for a new study"
+        )
+    return study
+
+
+def sampler(name: str, seed: int, n_startup_trials: int) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise UserError(f"hydra.sweeper.sampler={name}: use one of {', '.join(SAMPLERS)}")
+
+
+def load_study(storage, where: str, name: str) -> optuna.Study:
+    """An existing study (``diffclust tables --study``)."""
+    try:
+        return optuna.load_study(storage=storage, study_name=name)
+    except KeyError:
+        raise UserError(f"no study {name!r} in {where}") from None

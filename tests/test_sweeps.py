@@ -1,0 +1,381 @@
+"""hydra/sweeper=optuna: Hydra's sweep syntax as Optuna distributions, the objective and its
+refusal of test labels, trial outcomes read from run directories, a study continued by a
+second launch (fast, with a stand-in launcher; slow, through the CLI and joblib), and
+`diffclust tables --study`."""
+
+import json
+import math
+
+import matplotlib.image as plt_image
+import optuna
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+from runner_helpers import compose_config, run_cli, run_script
+
+from diffclust.config import register_configs
+from diffclust.config.schema import CONF_DIR
+from diffclust.errors import UserError
+from diffclust.sweeps.config import OptunaSweeperConfig
+from diffclust.sweeps.objective import (
+    COMPLETE,
+    FAILED,
+    SET_ASIDE,
+    Objective,
+    choose_objective,
+    read_outcome,
+)
+from diffclust.sweeps.space import search_space, trial_overrides
+from diffclust.sweeps.study import load_study, storage_of
+from diffclust.sweeps.sweeper import run_study
+
+
+def parse(*overrides):
+    return search_space(OverridesParser.create().parse_overrides(list(overrides)))
+
+
+def test_sweep_overrides_become_distributions_and_the_rest_passes_as_typed():
+    space, fixed = parse(
+        "+experiment=clam",
+        "head.beta=interval(0.1, 3)",
+        "head.lr=tag(log, interval(0.001, 0.1))",
+        "head.epochs=tag(int, interval(2, 20))",
+        "head.steps=range(5, 21, 5)",
+        "head.mask_prob=range(0.1, 0.25, 0.05)",
+        "head.alpha=null,0.4",
+        "head.batch_size=choice(8, 128)",
+        "head=clam,kmeans",
+        "head.beta=interval(0.5, 1)",  # a later override of a key replaces the earlier
+        "seed=3",
+    )
+    assert fixed == ["+experiment=clam", "seed=3"]
+    assert space["head.beta"] == FloatDistribution(0.5, 1.0)
+    assert space["head.lr"] == FloatDistribution(0.001, 0.1, log=True)
+    assert space["head.epochs"] == IntDistribution(2, 20)
+    assert space["head.steps"] == IntDistribution(5, 20, step=5)  # range() excludes its stop
+    assert space["head.mask_prob"].choices == pytest.approx((0.1, 0.15, 0.2))
+    assert space["head.alpha"] == CategoricalDistribution(["null", "0.4"])
+    assert space["head.batch_size"] == CategoricalDistribution([8, 128])
+    assert space["head"] == CategoricalDistribution(["clam", "kmeans"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("head.beta=tag(loog, interval(0.1, 3))", "unknown tag loog"),
+        ("head.beta=tag(log, interval(0, 3))", "low > 0 on a log scale"),
+        ("head.beta=interval(3, 1)", "low < high"),
+    ],
+)
+def test_unsearchable_overrides_are_one_clear_error(override, message):
+    with pytest.raises(UserError, match=message):
+        parse(override)
+
+
+def test_trial_overrides_compose_to_the_values_the_study_holds():
+    params = {
+        "head.beta": 0.12345678901234567,
+        "head.steps": 7,
+        "head.alpha": "null",
+        "head.init": "kmeans++",
+        "train.pictures": "True",  # a bool choice as Hydra's grid writes it
+    }
+    overrides = trial_overrides(["+experiment=clam"], params)
+    assert overrides[0] == "+experiment=clam"
+    cfg = compose_config(*overrides)
+    assert cfg.head.beta == params["head.beta"] and cfg.head.steps == 7
+    assert cfg.head.alpha is None and cfg.head.init == "kmeans++" and cfg.train.pictures is True
+
+
+def test_default_objectives_are_label_free_or_validation_and_test_labels_are_refused():
+    table, trained = compose_config("+experiment=clam"), compose_config("+experiment=digits_full")
+    assert choose_objective(table, None, None, False) == ("test.silhouette", "maximize")
+    assert choose_objective(trained, None, None, False) == ("val.clustering_error", "minimize")
+    for key, cfg in [
+        ("test.nmi", table),
+        ("test.clustering_error", trained),
+        ("probe.test_error", trained),
+        ("val.clustering_error", table),  # a whole table: validation is the test split
+    ]:
+        with pytest.raises(UserError, match="test labels.*allow_test_labels=true"):
+            choose_objective(cfg, key, None, False)
+    assert choose_objective(table, "test.nmi", None, True) == ("test.nmi", "maximize")
+    with pytest.raises(UserError, match="set hydra.sweeper.direction"):
+        choose_objective(trained, "best_step", None, False)
+    assert choose_objective(trained, "best_step", "minimize", False).direction == "minimize"
+
+
+def test_a_misspelt_setting_or_a_test_label_objective_stops_the_launch_in_one_line(tmp_path):
+    study = ["train", "-m", "hydra/sweeper=optuna", "+experiment=clam", "head.beta=0.1,1"]
+    out = run_cli(*study, "hydra.sweeper.n_trails=3", f"hydra.sweep.dir={tmp_path / 'a'}")
+    assert out.returncode == 2 and "hydra.sweeper.n_trails" in out.stderr
+    out = run_cli(*study, "hydra.sweeper.objective=test.nmi", f"hydra.sweep.dir={tmp_path / 'b'}")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "diffclust train: error: hydra.sweeper.objective=test.nmi is computed from test labels, "
+        "so choosing by it makes the test numbers optimistic; use test.silhouette or a val.* "
+        "metric of a split dataset, or set hydra.sweeper.allow_test_labels=true to choose by "
+        "it anyway"
+    ]
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing ran
+
+
+def compose_with_hydra(*overrides):
+    register_configs()
+    with initialize_config_dir(str(CONF_DIR), version_base=None):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+PAPER_GRID = {  # scripts/reproduce_clam_tables.sh --budget paper: 2016 settings per table
+    "head.beta": [0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 2.5],
+    "head.lr": [0.01, 0.1],
+    "head.steps": [5, 10, 20],
+    "head.alpha": ["null", "0.4"],
+    "head.init": ["normal", "kmeans++"],
+    "head.batch_size": [8, 128],
+    "head.mask_prob": [0.1, 0.15, 0.2],
+    "head.mask_value": ["mean", "max"],
+}
+
+
+@pytest.mark.parametrize(
+    "experiment", ["clam_search", "fashion_mnist_sigma_search", "digits_ot_search"]
+)
+def test_search_experiments_hold_a_search_space_and_a_label_free_objective(experiment):
+    cfg = compose_with_hydra(f"+experiment={experiment}")
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper")
+    space, fixed = parse(*(f"{key}={value}" for key, value in sweeper.params.items()))
+    assert space and not fixed
+    choose_objective(cfg, sweeper.objective, sweeper.direction, sweeper.allow_test_labels)
+    if experiment == "clam_search":  # the paper's grid lies inside the study's space
+        assert space.keys() == PAPER_GRID.keys()
+        assert sweeper.n_trials <= math.prod(map(len, PAPER_GRID.values())) / 4
+        for key, values in PAPER_GRID.items():
+            dist = space[key]
+            for value in values:
+                if isinstance(dist, CategoricalDistribution):
+                    assert value in dist.choices, (key, value)
+                else:
+                    assert dist.low <= value <= dist.high, (key, value)
+
+
+def write_run(run_dir, results=None, error=None, params=None):
+    """What a job leaves: its config (tables needs it), then results.json or error.txt."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"head": params or {}, "seed": 0}))
+    if results is not None:
+        (run_dir / "results.json").write_text(json.dumps(results))
+    if error is not None:
+        (run_dir / "error.txt").write_text(error)
+
+
+def test_outcomes_are_read_from_the_run_directory(tmp_path):
+    silhouette = Objective("test.silhouette", "maximize")
+    cases = {
+        "ok": ({"test": {"silhouette": 0.4, "cluster_sizes": [5, 5]}}, None),
+        "null": ({"test": {"silhouette": None}}, None),
+        "empty": ({"test": {"silhouette": 0.6, "cluster_sizes": [10, 0]}}, None),
+        "one": ({"test": {"silhouette": None, "cluster_sizes": [0, 10, 0]}}, None),
+        "error": (None, "head.alpha=1.2; use 0 < alpha <= 1"),
+        "unfinished": (None, None),
+    }
+    for name, (results, error) in cases.items():
+        write_run(tmp_path / name, results, error)
+    assert read_outcome(tmp_path / "ok", silhouette) == (COMPLETE, 0.4, "")
+    assert read_outcome(tmp_path / "null", silhouette)[:2] == (FAILED, None)
+    assert read_outcome(tmp_path / "empty", silhouette)[:2] == (SET_ASIDE, 0.6)
+    assert read_outcome(tmp_path / "one", silhouette)[:2] == (SET_ASIDE, None)
+    assert read_outcome(tmp_path / "error", silhouette) == (FAILED, None, cases["error"][1])
+    assert "did not finish" in read_outcome(tmp_path / "unfinished", silhouette).reason
+    missing = read_outcome(tmp_path / "ok", Objective("val.clustering_error", "minimize"))
+    assert missing.state == FAILED and "records no val.clustering_error" in missing.reason
+
+
+def score(beta: float) -> float:
+    return round(1 - (beta - 1) ** 2 / 4, 6)
+
+
+def stand_in_launcher(sweep_dir, launched):
+    """A launcher whose jobs write what a ClAM run would: a silhouette that peaks at beta=1,
+    an error.txt for alpha > 1 (the head refuses it), a run that finished."""
+
+    def launch(jobs, initial_job_idx):
+        launched.append(initial_job_idx)
+        for overrides in jobs:
+            values = dict(o.split("=", 1) for o in overrides)
+            beta, alpha = float(values["head.beta"]), float(values["head.alpha"])
+            run_dir = sweep_dir / values["hydra.sweep.subdir"]
+            params = {"beta": beta, "alpha": alpha}
+            if alpha > 1:
+                write_run(run_dir, error=f"head.alpha={alpha}; use 0 < alpha <= 1", params=params)
+            else:
+                results = {"test": {"silhouette": score(beta), "cluster_sizes": [50, 50, 50]}}
+                write_run(run_dir, results, params=params)
+        return [None] * len(jobs)
+
+    return launch
+
+
+def sweep_config(sweep_dir, storage=None):
+    return OmegaConf.create(
+        {
+            "hydra": {
+                "sweep": {"dir": str(sweep_dir)},
+                "runtime": {"cwd": str(sweep_dir)},
+                "launcher": {"n_jobs": 2},
+                "sweeper": {"study_name": "diffclust", "storage": storage},
+            },
+            "train": {"steps": 0},
+            "dataset": {"test_size": 0},
+        }
+    )
+
+
+def no_check(jobs):
+    """Hydra's composition check of each job, which a stand-in launcher does not need."""
+
+
+SPACE = ["+experiment=clam", "head.beta=interval(0.1, 3)", "head.alpha=interval(0.5, 1.2)"]
+
+
+def test_a_study_continues_across_launches_and_records_failed_trials(tmp_path):
+    settings, launched = OptunaSweeperConfig(n_trials=6), []
+    launch = stand_in_launcher(tmp_path, launched)
+    for _ in range(2):
+        run_study(settings, sweep_config(tmp_path), launch, no_check, SPACE)
+    assert launched == [0, 2, 4, 6, 8, 10]  # batches of the launcher's 2 jobs
+    storage, where = storage_of(None, tmp_path, tmp_path, create=False)
+    trials = load_study(storage, where, "diffclust").trials
+    assert [t.number for t in trials] == list(range(12))
+    assert len({tuple(t.params.values()) for t in trials}) == 12  # no trial drawn twice
+    states = {t.state for t in trials}
+    assert states == {TrialState.COMPLETE, TrialState.FAIL}
+    for t in trials:
+        assert 0.1 <= t.params["head.beta"] <= 3 and 0.5 <= t.params["head.alpha"] <= 1.2
+        run_dir = tmp_path / str(t.number)
+        assert t.user_attrs["run_dir"] == str(run_dir)
+        if t.params["head.alpha"] > 1:
+            assert t.state == TrialState.FAIL and (run_dir / "error.txt").is_file()
+            assert t.user_attrs["reason"].startswith("head.alpha=")
+        else:
+            results = json.loads((run_dir / "results.json").read_text())
+            assert t.state == TrialState.COMPLETE and t.value == results["test"]["silhouette"]
+
+    # A run directory that already holds a run is another study's: that trial fails unlaunched.
+    write_run(tmp_path / "12", {"test": {"silhouette": 0.99}})
+    run_study(OptunaSweeperConfig(n_trials=1), sweep_config(tmp_path), launch, no_check, SPACE)
+    trial = load_study(storage, where, "diffclust").trials[12]
+    assert trial.state == TrialState.FAIL and "already holds a run" in trial.user_attrs["reason"]
+    assert launched[-1] == 10  # nothing launched
+    # The same study asked to optimise something else: refused, before any trial.
+    other = OptunaSweeperConfig(n_trials=1, objective="test.nmi", allow_test_labels=True)
+    with pytest.raises(UserError, match="optimises test.silhouette"):
+        run_study(other, sweep_config(tmp_path), launch, no_check, SPACE)
+
+
+def test_a_database_url_is_a_storage_too(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    settings = OptunaSweeperConfig(n_trials=2, storage=url, sampler="random", batch_size=1)
+    run_study(settings, sweep_config(tmp_path), stand_in_launcher(tmp_path, []), no_check, SPACE)
+    assert len(optuna.load_study(storage=url, study_name="diffclust").trials) == 2
+
+
+def test_tables_reads_the_study_best_trial_and_plots_it(tmp_path):
+    settings = OptunaSweeperConfig(n_trials=4, sampler="random")
+    config = sweep_config(tmp_path)
+    OmegaConf.save(config, tmp_path / "multirun.yaml")
+    run_study(settings, config, stand_in_launcher(tmp_path, []), no_check, SPACE)
+    storage, where = storage_of(None, tmp_path, tmp_path, create=False)
+    study = load_study(storage, where, "diffclust")
+    best = max((t for t in study.trials if t.value is not None), key=lambda t: t.value)
+
+    out = run_cli("tables", str(tmp_path), "--study")
+    assert out.returncode == 0, out.stderr
+    assert "Study 'diffclust': 4 trials" in out.stdout
+    assert f"Best: trial {best.number}, test.silhouette {best.value:.4f}" in out.stdout
+    assert "| n | test.silhouette |" in out.stdout  # the study's objective is the metric
+    image = plt_image.imread(tmp_path / "table_study.png")
+    assert image.ndim == 3 and image.std() > 0.05
+    grid = tmp_path / "grid"
+    write_run(grid / "0", {"test": {"silhouette": 0.5}})
+    (grid / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"sweeper": {"params": {}}}}))
+    out = run_cli("tables", str(grid), "--study")
+    assert out.returncode == 2 and "a grid sweep" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_study_through_the_cli_and_joblib_continues_and_survives_failed_trials(tmp_path):
+    """Two launches of 6 trials each into one sweep dir, 2 joblib jobs at a time, on iris:
+    one study of 12 trials; a trial whose alpha the ClAM head refuses is failed, the others
+    hold their run's silhouette."""
+    args = [
+        "train",
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra/launcher=local",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_trials=6",
+        "+experiment=clam",
+        "head.epochs=3",
+        "head.restarts=1",
+        "head.init=kmeans++",
+        "quiet=true",
+        "train.pictures=false",
+        "head.beta=interval(0.1, 3)",
+        "head.alpha=interval(0.5, 1.2)",  # above 1 the head refuses it: error.txt
+        f"hydra.sweep.dir={tmp_path}",
+    ]
+    for _ in range(2):
+        out = run_cli(*args, timeout=600)
+        assert out.returncode in (0, 1), out.stderr[-3000:]
+        assert "Traceback" not in out.stderr
+    study = optuna.load_study(
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.journal"))
+        ),
+        study_name="diffclust",
+    )
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(12))
+    assert TrialState.FAIL in {t.state for t in trials}
+    assert TrialState.COMPLETE in {t.state for t in trials}
+    for t in trials:
+        run_dir = tmp_path / str(t.number)
+        beta, alpha = t.params["head.beta"], t.params["head.alpha"]
+        assert 0.1 <= beta <= 3 and 0.5 <= alpha <= 1.2
+        recorded = yaml.safe_load((run_dir / "overrides.yaml").read_text())
+        assert f"head.beta={beta!r}" in recorded and f"head.alpha={alpha!r}" in recorded
+        if alpha > 1:
+            assert t.state == TrialState.FAIL and "alpha" in (run_dir / "error.txt").read_text()
+            continue
+        results = json.loads((run_dir / "results.json").read_text())
+        silhouette = results["test"]["silhouette"]
+        if t.state == TrialState.COMPLETE:
+            assert t.value == silhouette and math.isfinite(silhouette)
+            assert 0 not in results["test"]["cluster_sizes"]
+        else:  # set aside: a partition with an empty cluster (one cluster: no silhouette)
+            assert t.state == TrialState.PRUNED and 0 in results["test"]["cluster_sizes"]
+
+
+@pytest.mark.slow
+def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(tmp_path):
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(60, n_features=4, centers=3, random_state=0)
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [",".join([*map(str, row), "abc"[label]]) for row, label in zip(x, y, strict=True)]
+    (data / "zoo.csv").write_text("\n".join(rows) + "\n")
+    # head.init, searched by clam_search, is fixed here: the command line's override wins.
+    quick = ["hydra.sweeper.n_trials=2", "head.epochs=3", "head.restarts=1", "head.init=kmeans++"]
+    out = run_script("clam_search.sh", str(data), str(tmp_path / "out"), *quick)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = (tmp_path / "out" / "search" / "zoo" / "table.md").read_text()
+    assert report.startswith("Study 'diffclust': 2 trials") and "\nBest: trial " in report
+    assert "Best: trial" in out.stdout and "search/zoo\t" in out.stdout  # its wall time
+    assert "head.init" not in report.split("Best: ")[1].splitlines()[0]  # not searched
