@@ -68,6 +68,7 @@ class Table:
     by: tuple[str, ...]
     metrics: tuple[str, ...]
     extra: tuple[str, ...] = ()
+    provenance: bool = True  # also NAME_provenance: one row per commit (once per study)
 
 
 # Studies are named PAGE_TABLE/PART: a table reads every run under runs/PAGE_TABLE.
@@ -242,6 +243,7 @@ TABLES = {
         by=("dataset.name", "head.name"),
         metrics=CLAM_METRICS,
         extra=(*CLAM_SELECT, "--allow-empty"),
+        provenance=False,  # the same runs as clam_tables
     ),
 }
 # Which code and device produced each study's runs: one row per commit.
@@ -328,10 +330,10 @@ def make_tables(records: Path) -> dict[str, str]:
         if not runs.is_dir():
             continue
         out.mkdir(parents=True, exist_ok=True)
-        for stem, by, metrics, extra in (
-            (name, table.by, table.metrics, table.extra),
-            (f"{name}_provenance", PROVENANCE_BY, ("wall_time_s",), ()),
-        ):
+        kinds = [(name, table.by, table.metrics, table.extra)]
+        if table.provenance:
+            kinds.append((f"{name}_provenance", PROVENANCE_BY, ("wall_time_s",), ()))
+        for stem, by, metrics, extra in kinds:
             argv = [str(runs), "--by", *by, "--metric", *metrics, "--out", str(out / stem), *extra]
             error = tables_main(argv)
             if error:  # e.g. a grid so far without one of its columns: said on the page
