@@ -18,6 +18,7 @@ on an embedding of any scale (on a standardised table they are 0 and 1).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -152,34 +153,16 @@ class ClamHead(AssigningHead):
             )
         return Dynamics(beta=cfg.beta, alpha=alpha, steps=cfg.steps, spherical=cfg.spherical)
 
+    def _options(self, cls):
+        """``cls`` (FitOptions or PublishedOptions) with the config's values of its fields."""
+        given = {f.name for f in dataclasses.fields(cls)} & set(self.cfg.keys())
+        return cls(**{name: self.cfg[name] for name in given})
+
     def published_options(self) -> PublishedOptions:
-        cfg = self.cfg
-        return PublishedOptions(
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            restarts=cfg.restarts,
-            mask_prob=cfg.mask_prob,
-            mask_value=cfg.mask_value,
-            mask_draw=cfg.mask_draw,
-            dim_change_cycle=cfg.dim_change_cycle,
-        )
+        return self._options(PublishedOptions)
 
     def options(self) -> FitOptions:
-        cfg = self.cfg
-        return FitOptions(
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.lr,
-            restarts=cfg.restarts,
-            mask_prob=cfg.mask_prob,
-            mask_value=cfg.mask_value,
-            weighted=cfg.weighted,
-            plateau_factor=cfg.plateau_factor,
-            plateau_patience=cfg.plateau_patience,
-            min_lr=cfg.min_lr,
-            init=cfg.init,
-        )
+        return self._options(FitOptions)
 
     def memories(self, head_params) -> Memories:
         log_weights = head_params["log_weights"]
