@@ -84,7 +84,11 @@ def main(argv: list[str]) -> int:
     if tests:
         table += "\nWelch's t-test (two-sided):\n" + "".join(f"- {t}\n" for t in tests)
     others = [r for r in runs if r.status != "finished"]
-    lines = [f"- {r.status}: {r.path}" + (f" ({r.error})" if r.error else "") for r in others]
+    # Paths relative to SWEEP_DIR: a table reads the same wherever the sweep is copied.
+    lines = [
+        f"- {r.status}: {_relative(r.path, args.sweep_dir)}" + (f" ({r.error})" if r.error else "")
+        for r in others
+    ]
     report = table + ("\nNot in the table:\n" + "\n".join(lines) + "\n" if lines else "")
     report += "".join(f"\nNote: {note}" for note in notes) + ("\n" if notes else "")
     if study is not None:
@@ -109,3 +113,10 @@ def main(argv: list[str]) -> int:
     print(report, end="")
     print("written:", ", ".join(map(str, written)))
     return 0
+
+
+def _relative(path: Path, root: Path) -> Path:
+    try:
+        return Path(path).resolve().relative_to(root.resolve())
+    except ValueError:
+        return Path(path)
