@@ -176,6 +176,12 @@ STUDIES = {
         seeds=3,
         grid={"split.n_labelled": (250,), "split.k_withheld": (0,)},
     ),
+    # ... and the published code's CNN (32/64 channels, a 256-d embedding), one seed each.
+    "forest_semisup_checks/published_cnn": Study(
+        tuple((*variant, *PUBLISHED_CNN) for variant in SEMI_CLAIM),
+        seeds=1,
+        grid={"split.k_withheld": (0,)},
+    ),
     # ClAM on Fashion-MNIST (issue 23): the paper's Table 6 values (beta 0.0005, mask max)
     # by the published protocol, then the mean mask and a larger beta; k-means beside them on
     # the same silhouette sample, with k = 10 and k = 4 (fewer clusters score higher).
