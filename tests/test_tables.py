@@ -310,3 +310,20 @@ def test_run_config_path_prefers_the_run_own_record(tmp_path):
     assert run_config_path(tmp_path) == tmp_path / ".hydra" / "config.yaml"
     (tmp_path / "config.yaml").write_text("seed: 0\n")
     assert run_config_path(tmp_path) == tmp_path / "config.yaml"
+
+
+def test_whole_number_metrics_read_as_counts(tmp_path):
+    # best_step and cluster counts are whole: "25500.0 ± 3000.0 [22500, 28500]", not four
+    # decimals; a fractional metric beside them keeps its four.
+    for seed, (step, error) in enumerate([(22500, 0.25), (28500, 0.15)]):
+        make_run(tmp_path, f"r{seed}", config(250, "forest", seed), results(error, best_step=step))
+    out = run_cli(
+        "tables", str(tmp_path), "--by", "head.name",
+        "--metric", "best_step", "test.clustering_error", "--range",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "table.md").read_text()
+    assert (
+        "| forest | 2 | 25500.0 ± 4242.6 [22500, 28500] | 0.2000 ± 0.0707 [0.1500, 0.2500] |"
+        in table
+    )

@@ -73,11 +73,14 @@ def markdown(rows: list[dict], keys: list[str], metrics: list[str], ranges: bool
     for row in rows:
         cells = [str(row[k]) for k in keys] + [str(row["n"])]
         for metric in metrics:
-            value = row[metric]
-            cell = "–" if value is None else f"{value[0]:.4f} ± {value[1]:.4f}"
+            value, values = row[metric], row[f"{metric}.values"]
+            # Counts and steps (every value whole) read as such, not with 4 decimals.
+            whole = all(float(v).is_integer() for v in values)
+            form = ".1f" if whole else ".4f"
+            cell = "–" if value is None else f"{value[0]:{form}} ± {value[1]:{form}}"
             if value is not None and ranges:
-                values = row[f"{metric}.values"]
-                cell += f" [{min(values):.4f}, {max(values):.4f}]"
+                low, high = min(values), max(values)
+                cell += f" [{low:.0f}, {high:.0f}]" if whole else f" [{low:.4f}, {high:.4f}]"
             count = len(row[f"{metric}.values"])
             if value is not None and count < row["n"]:
                 cell += f" (n={count})"
