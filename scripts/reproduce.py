@@ -264,6 +264,21 @@ TABLES = {
         by=("head.name", "loss.sigma", "backbone.channels", "split.n_labelled", "split.k_withheld"),
         metrics=("probe.test_error", "test.clustering_error", *RUN_METRICS),
     ),
+    # The README's short versions: the silhouette alone.
+    "clam_silhouette": Table(
+        "clam_tables",
+        by=("dataset.name", "head.name"),
+        metrics=("test.silhouette",),
+        extra=CLAM_SELECT,
+        provenance=False,
+    ),
+    "clam_silhouette_all": Table(
+        "clam_tables",
+        by=("dataset.name", "head.name"),
+        metrics=("test.silhouette",),
+        extra=(*CLAM_SELECT, "--allow-empty"),
+        provenance=False,
+    ),
     "clam_table6": Table(
         "clam_table6",
         by=("dataset.name",),
@@ -398,9 +413,11 @@ MARKER = re.compile(r"(<!-- table: (\w+) -->\n).*?(<!-- /table -->)", re.DOTALL)
 
 
 def write_pages(records: Path) -> None:
-    """Splice the tables into every page between their markers."""
+    """Splice the tables into every page between their markers, and into the README beside
+    the records folder (the repository's) where it has markers."""
     made = make_tables(records)
-    for page in sorted(records.glob("*.md")):
+    readme = records.parent / "README.md"
+    for page in sorted(records.glob("*.md")) + ([readme] if readme.is_file() else []):
         text = page.read_text()
 
         def splice(match: re.Match) -> str:

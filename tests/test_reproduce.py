@@ -42,6 +42,16 @@ def test_pages_regenerate_byte_for_byte_from_the_committed_runs(tmp_path):
         assert page.read_bytes() == (copy / page.relative_to(committed)).read_bytes(), page
 
 
+def test_the_readme_tables_are_the_committed_ones():
+    # `pages` splices tables into the repository's README too: each must equal its table.
+    readme = (REPO / "README.md").read_text()
+    tables = reproduce.MARKER.findall(readme)
+    assert tables, "the README shows no reproduction table"
+    for _, name, _ in tables:
+        body = (REPO / "reproductions" / "tables" / f"{name}.md").read_text()
+        assert f"<!-- table: {name} -->\n\n{body}\n<!-- /table -->" in readme, name
+
+
 def test_every_study_names_its_runs_by_command_line_and_seed():
     study = reproduce.Study((("e",), ("f", "head=x")), seeds=2, grid={"a.b": (1, 2)})
     names = [reproduce.run_name(o) for o in study.runs()]
