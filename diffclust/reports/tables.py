@@ -41,12 +41,14 @@ def summarise(runs: list[Run], keys: list[str], metrics: list[str]) -> tuple[lis
         row = dict(zip(keys, key_values, strict=True))
         row["n"] = len(members)
         for metric in metrics:
-            values = []
+            values, whole = [], True
             for run in members:
                 try:
-                    values.append(float(lookup(run.results, metric)))
+                    value = lookup(run.results, metric)
+                    values.append(float(value))
                 except (KeyError, TypeError, ValueError):
-                    pass
+                    continue
+                whole = whole and isinstance(value, int) and not isinstance(value, bool)
             if len(values) < len(members):
                 notes.append(
                     f"{metric} is missing from {len(members) - len(values)} of {len(members)} "
@@ -58,6 +60,7 @@ def summarise(runs: list[Run], keys: list[str], metrics: list[str]) -> tuple[lis
                 else None
             )
             row[f"{metric}.values"] = values
+            row[f"{metric}.whole"] = whole  # recorded as integers: counts, steps
         rows.append(row)
     return rows, notes
 
@@ -74,8 +77,8 @@ def markdown(rows: list[dict], keys: list[str], metrics: list[str], ranges: bool
         cells = [str(row[k]) for k in keys] + [str(row["n"])]
         for metric in metrics:
             value, values = row[metric], row[f"{metric}.values"]
-            # Counts and steps (every value whole) read as such, not with 4 decimals.
-            whole = all(float(v).is_integer() for v in values)
+            # Counts and steps (recorded as integers) read as such, not with 4 decimals.
+            whole = row[f"{metric}.whole"]
             form = ".1f" if whole else ".4f"
             cell = "–" if value is None else f"{value[0]:{form}} ± {value[1]:{form}}"
             if value is not None and ranges:
