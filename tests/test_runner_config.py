@@ -27,7 +27,7 @@ def test_every_group_option_composes(group):
 def test_every_experiment_composes(experiment):
     cfg = compose_config(f"+experiment={experiment}", "train.steps=3")
     assert cfg.train.steps == 3
-    if "clam" in experiment and "deep" not in experiment:  # a whole feature table
+    if "clam" in experiment and not ("deep" in experiment or "_ae_" in experiment):  # a table
         assert cfg.dataset.test_size == 0 and cfg.backbone.name == "identity"
     if not experiment.startswith("clam"):  # those take any table: dataset=zoo, ...
         assert cfg.dataset.name.removesuffix("_features") in experiment
