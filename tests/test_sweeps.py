@@ -109,6 +109,7 @@ def test_default_objectives_are_label_free_or_validation_and_test_labels_are_ref
     assert choose_objective(trained, "best_step", "minimize", False).direction == "minimize"
 
 
+@pytest.mark.slow  # two CLI launches (~13 s); the pieces have fast unit tests above
 def test_a_misspelt_setting_or_a_test_label_objective_stops_the_launch_in_one_line(tmp_path):
     study = ["train", "-m", "hydra/sweeper=optuna", "+experiment=clam", "head.beta=0.1,1"]
     out = run_cli(*study, "hydra.sweeper.n_trails=3", f"hydra.sweep.dir={tmp_path / 'a'}")
