@@ -213,10 +213,9 @@ def fit_published(
         batches=-(-n // batch),
         restarts=options.restarts,
         q=masked_count(d, options.mask_prob),
-        options=options,
+        # lr is traced with beta and alpha: one compilation serves a grid over all three.
+        options=dataclasses.replace(options, lr=0.0),
     )
-    # The numbers are traced: one compilation serves a grid over beta, alpha and lr.
-    shape = shape._replace(options=dataclasses.replace(options, lr=0.0))
     numbers = tuple(jnp.float32(v) for v in (dynamics.beta, dynamics.alpha, options.lr))
     keys = jax.random.split(jax.random.key(seed), options.restarts)
     fit = _fit(shape, x, keys, numbers)
