@@ -130,11 +130,20 @@ struct Problem {
   int32_t num_labelled;
 };
 
-// Sixteen lanes of floats or ints (one AVX-512 register, two AVX2 ones; GCC splits them on
-// narrower CPUs). Per-vertex arrays are padded to whole vectors.
+// One register of floats or ints: 16 lanes with AVX-512, 8 with AVX, 4 otherwise. GCC splits a
+// vector wider than the target's registers into pieces and spills them to the stack (measured
+// on an AVX2 EPYC: 16 lanes made the kernel 61 ms per 1000 samples, 8 lanes ~2.5 ms). Per-vertex
+// arrays are padded to whole vectors. No result depends on the width: a sweep finds per lane its
+// first largest key, and Choose takes the first index of the largest across the lanes.
+#if defined(__AVX512F__)
 constexpr int64_t kLanes = 16;
-typedef float VecF __attribute__((vector_size(64)));
-typedef int32_t VecI __attribute__((vector_size(64)));
+#elif defined(__AVX__)
+constexpr int64_t kLanes = 8;
+#else
+constexpr int64_t kLanes = 4;
+#endif
+typedef float VecF __attribute__((vector_size(4 * kLanes)));
+typedef int32_t VecI __attribute__((vector_size(4 * kLanes)));
 
 inline VecF LoadF(const float* p) {
   VecF v;
@@ -154,11 +163,27 @@ inline VecI SplatI(int32_t x) { return VecI{} + x; }
 // Largest lane, and the smallest `where` among the lanes that hold it: a shuffle tree.
 template <typename V, typename F>
 inline V Tree(V x, F op) {
+#if defined(__AVX512F__)
   x = op(x, __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
   x = op(x, __builtin_shufflevector(x, x, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11));
   x = op(x, __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13));
   x = op(x, __builtin_shufflevector(x, x, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14));
+#elif defined(__AVX__)
+  x = op(x, __builtin_shufflevector(x, x, 4, 5, 6, 7, 0, 1, 2, 3));
+  x = op(x, __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5));
+  x = op(x, __builtin_shufflevector(x, x, 1, 0, 3, 2, 5, 4, 7, 6));
+#else
+  x = op(x, __builtin_shufflevector(x, x, 2, 3, 0, 1));
+  x = op(x, __builtin_shufflevector(x, x, 1, 0, 3, 2));
+#endif
   return x;
+}
+
+// Lane indices 0, 1, ..., kLanes - 1.
+inline VecI LaneIndex() {
+  VecI lane;
+  for (int i = 0; i < kLanes; ++i) lane[i] = i;
+  return lane;
 }
 
 // The chosen vertex of a step: the largest key that may be chosen, ties to the first index
@@ -231,6 +256,46 @@ struct Scratch {
   std::vector<int32_t> tier, candidates, labels, owner;
 };
 
+// W's strict lower triangle from its upper one, in 8 x 8 blocks transposed in registers: a
+// column read element by element is the costliest part of a pair's matrices on AVX2 (it leaves
+// L1 for each row); the blocks on the diagonal and the rows past the last whole block go one by
+// one.
+typedef float Vec8 __attribute__((vector_size(32)));
+
+inline void Transpose8(const float* from, float* to, int64_t m) {
+  Vec8 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) std::memcpy(&r[i], from + i * m, sizeof(Vec8));
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    for (int h = 0; h < 2; ++h) {
+      u[i + 2 * h] = __builtin_shufflevector(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[i + 2 * h + 1] = __builtin_shufflevector(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  }
+  for (int c = 0; c < 4; ++c) {
+    const Vec8 low = __builtin_shufflevector(u[c], u[c + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    const Vec8 high = __builtin_shufflevector(u[c], u[c + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    std::memcpy(to + c * m, &low, sizeof(Vec8));
+    std::memcpy(to + (c + 4) * m, &high, sizeof(Vec8));
+  }
+}
+
+inline void MirrorUpper(float* W, int64_t n, int64_t m) {
+  const int64_t whole = n / 8 * 8;
+  for (int64_t bi = 0; bi < whole; bi += 8) {
+    for (int64_t bj = 0; bj < bi; bj += 8) Transpose8(W + bj * m + bi, W + bi * m + bj, m);
+    for (int64_t i = bi + 1; i < bi + 8; ++i) {
+      for (int64_t j = bi; j < i; ++j) W[i * m + j] = W[j * m + i];
+    }
+  }
+  for (int64_t i = whole; i < n; ++i) {
+    for (int64_t j = 0; j < i; ++j) W[i * m + j] = W[j * m + i];
+  }
+}
+
 // Both perturbed matrices of pair p, rows of `stride` floats, padding -inf: W0 + sigma Z with Z
 // the upper triangle of the pair's square of normals X_p (noise.py's pair_square) for the even
 // sample, its lower triangle for the odd one. Each normal is generated once, for the upper
@@ -257,9 +322,7 @@ void PairWeights(const Problem& pr, int64_t p, int slot, Scratch& sc) {
       row[i] = w0[i];  // the -inf diagonal (+ sigma 0)
       std::fill(row + n, row + m, -kInf);
     }
-    for (int64_t i = 1; i < n; ++i) {
-      for (int64_t j = 0; j < i; ++j) W[i * m + j] = W[j * m + i];
-    }
+    MirrorUpper(W, n, m);
   }
 }
 
@@ -268,7 +331,7 @@ void PairWeights(const Problem& pr, int64_t p, int slot, Scratch& sc) {
 template <bool kClasses>
 inline void Sweep(PassState& ps, const float* row, int32_t v, int64_t m) {
   const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf), low = SplatF(kLow);
-  const VecI lane = VecI{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const VecI lane = LaneIndex();
   float* key = ps.key.data();
   int32_t* parent = ps.parent.data();
   const int32_t* classes = ps.classes.data();
@@ -307,7 +370,7 @@ void PrimPasses(const Problem& pr, int count, Scratch& sc) {
   const int passes = 4 * count;
   const bool none = pr.num_labelled == 0;
   const VecF inf = SplatF(kInf), minus_inf = SplatF(-kInf);
-  const VecI lane = VecI{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const VecI lane = LaneIndex();
   auto row_of = [&](PassState& ps, int64_t v) -> const float* { return ps.W + v * m; };
   for (int g = 0; g < passes; ++g) {
     PassState& ps = sc.passes[g];
