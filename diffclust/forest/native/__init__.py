@@ -4,7 +4,8 @@ XLA:CPU runs every step of Prim's loop as a dozen kernel launches over the whole
 samples: at the paper's n = 64, 1000 samples, the batched solver of batched.py costs 40+ ms a
 step in dispatch and memory traffic, against 6-10 ms for LeNet itself. forests.cc generates
 pairs of samples' noise and runs their Prim passes in lockstep, in cache, with vector
-instructions, spread over the cores: ~4 ms of one core for the 1000 samples (2.3 ms on two).
+instructions, spread over the cores: ~4 ms of one core for the 1000 samples (2.3 ms on two)
+on an AVX-512 CPU, ~11 ms of one core (5.6 ms on two) on an AVX2 one.
 
 It is an accelerator, not a definition: noise.py, batched.py and loss.py state the semantics
 and the tests hold the kernel equal to them (the noise bit for bit, the gradient exactly). It
