@@ -11,13 +11,15 @@ in the work folder (``resume=true``: its checkpoints are there), and starts the 
 after another; so a grid completes over several sittings, and each sitting's progress can be
 committed. A summary is the run's results.json (with its provenance), config.yaml,
 overrides.yaml and metrics.jsonl: no checkpoints. A failed run is recorded with its
-error.txt (the tables list it) and retried by the next ``run``.
+error.txt (the tables list it). A crash is retried by the next ``run``; a run the tool
+refused (exit 2: a setting it cannot learn from, such as a mask of 0 features, or missing
+data) is recorded with a ``refused`` mark and not launched again unless ``--retry-refused``.
 
 ``pages`` rewrites, in each page, the text between ``<!-- table: NAME -->`` and
 ``<!-- /table -->`` with ``diffclust tables`` of that table's runs (also kept as
 reproductions/tables/NAME.{md,csv}); run it on a clean checkout and ``git diff`` shows
 nothing. Options: --work DIR (full run folders, default outputs/reproductions), --records DIR
-(default reproductions), --dry-run (print the commands).
+(default reproductions), --dry-run (print the commands), --retry-refused.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY_FILES = ("results.json", "config.yaml", "overrides.yaml", "metrics.jsonl")
+REFUSED = "refused"  # beside error.txt: the CLI refused the run (exit 2), not worth retrying
+REFUSED_EXIT = 2
 
 
 @dataclass(frozen=True)
@@ -327,9 +331,16 @@ def diffclust_command() -> list[str]:
 
 
 def run_study(
-    name: str, study: Study, work: Path, records: Path, dry_run: bool, clam_data: Path | None = None
+    name: str,
+    study: Study,
+    work: Path,
+    records: Path,
+    dry_run: bool,
+    clam_data: Path | None = None,
+    retry_refused: bool = False,
 ) -> None:
-    """Every run of ``study`` whose summary is not in ``records``, one after another."""
+    """Every run of ``study`` whose summary is not in ``records``, one after another (and
+    not one the tool refused before, unless ``retry_refused``)."""
     data = []
     if study.clam_data:
         if clam_data is None or not clam_data.is_dir():
@@ -339,6 +350,9 @@ def run_study(
         run = run_name(overrides)
         recorded, folder = records / "runs" / name / run, work / name / run
         if (recorded / "results.json").is_file():
+            continue
+        if (recorded / REFUSED).is_file() and not retry_refused:
+            print(f"refused before, not retried: {run}", flush=True)
             continue
         if (folder / "error.txt").is_file():  # a failed attempt: kept aside, tried afresh
             folder.rename(folder.with_name(f"{run}.failed-{int(time.time())}"))
@@ -355,15 +369,18 @@ def run_study(
         print(("would run: " if dry_run else "") + " ".join(command), flush=True)
         if dry_run:
             continue
+        refused = False
         if not (folder / "results.json").is_file():
-            subprocess.run(command, check=False)
-        record(folder, recorded)
+            refused = subprocess.run(command, check=False).returncode == REFUSED_EXIT
+        record(folder, recorded, refused)
 
 
-def record(folder: Path, recorded: Path) -> None:
+def record(folder: Path, recorded: Path, refused: bool = False) -> None:
     """Copy a finished (or failed) run's summary files from its work folder: into a fresh
-    folder renamed into place, so an interrupted copy never looks like a recorded run."""
-    files = SUMMARY_FILES if (folder / "results.json").is_file() else ("config.yaml", "error.txt")
+    folder renamed into place, so an interrupted copy never looks like a recorded run. A
+    failure the tool ``refused`` is marked so."""
+    finished = (folder / "results.json").is_file()
+    files = SUMMARY_FILES if finished else ("config.yaml", "error.txt")
     if not all((folder / f).is_file() for f in files):
         print(f"  not recorded: {folder} holds no finished or failed run", flush=True)
         return
@@ -372,6 +389,8 @@ def record(folder: Path, recorded: Path) -> None:
     partial.mkdir(parents=True)
     for name in files:
         shutil.copy2(folder / name, partial / name)
+    if refused and not finished:
+        (partial / REFUSED).write_text("diffclust train refused this run (exit 2)\n")
     shutil.rmtree(recorded, ignore_errors=True)
     partial.rename(recorded)
 
@@ -431,8 +450,13 @@ def write_pages(records: Path) -> None:
 def status(records: Path) -> None:
     for name, study in STUDIES.items():
         runs = study.runs()
-        done = sum((records / "runs" / name / run_name(o) / "results.json").is_file() for o in runs)
-        print(f"{name:<22} {done:>3} / {len(runs)} runs recorded")
+        folders = [records / "runs" / name / run_name(o) for o in runs]
+        done = sum((f / "results.json").is_file() for f in folders)
+        refused = sum((f / REFUSED).is_file() for f in folders)
+        print(
+            f"{name:<22} {done:>3} / {len(runs)} runs recorded"
+            + (f", {refused} refused" if refused else "")
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -442,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=REPO / "outputs" / "reproductions")
     parser.add_argument("--records", type=Path, default=REPO / "reproductions")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument(
+        "--retry-refused", action="store_true", help="launch runs the tool refused before again"
+    )
     parser.add_argument(
         "--clam-data",
         type=Path,
@@ -457,7 +484,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.action == "run":
         for name in args.studies or parser.error("run needs one or more studies"):
             study = STUDIES[name]
-            run_study(name, study, args.work.resolve(), args.records, args.dry_run, args.clam_data)
+            run_study(
+                name,
+                study,
+                args.work.resolve(),
+                args.records,
+                args.dry_run,
+                args.clam_data,
+                args.retry_refused,
+            )
         if not args.dry_run:
             write_pages(args.records)
     else:

@@ -109,3 +109,22 @@ def test_a_record_holds_every_summary_file_or_nothing(tmp_path):
     reproduce.record(folder, recorded)
     assert sorted(p.name for p in recorded.iterdir()) == sorted(reproduce.SUMMARY_FILES)
     assert [p.name for p in recorded.parent.iterdir()] == ["run"]  # no partial copy left
+
+
+def test_a_refused_run_is_marked_and_not_launched_again(tmp_path, capsys):
+    study = reproduce.Study((("digits_full",),), seeds=2)
+    records, work = tmp_path / "records", tmp_path / "work"
+    for seed, refused in ((0, True), (1, False)):  # refused (exit 2), and a crash
+        folder = work / "s" / f"digits_full,seed={seed}"
+        folder.mkdir(parents=True)
+        (folder / "config.yaml").write_text(f"seed: {seed}\n")
+        (folder / "error.txt").write_text("no\n")
+        reproduce.record(folder, records / "runs" / "s" / folder.name, refused)
+    marked = [p.parent.name for p in records.glob("runs/s/*/" + reproduce.REFUSED)]
+    assert marked == ["digits_full,seed=0"]
+    reproduce.run_study("s", study, work, records, dry_run=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "refused before, not retried: digits_full,seed=0"
+    assert len(lines) == 2 and "seed=1" in lines[1]  # the crash is tried afresh
+    reproduce.run_study("s", study, work, records, dry_run=True, retry_refused=True)
+    assert all(line.startswith("would run:") for line in capsys.readouterr().out.splitlines())
