@@ -39,4 +39,4 @@ bench: $(VENV_STAMP)  ## forest solver benchmark, one JSON line per case
 	$(PY) scripts/bench_forest.py
 
 clean:  ## remove the virtual environment and caches
-	rm -rf .venv .pytest_cache .ruff_cache .hypothesis
+	rm -rf .venv .pytest_cache .ruff_cache .hypothesis .cache

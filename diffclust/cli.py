@@ -11,6 +11,7 @@ import pkgutil
 import sys
 
 import diffclust.commands
+from diffclust import compile_cache
 
 USAGE = "usage: diffclust <command> [args]   (diffclust <command> --help for its options)"
 
@@ -23,6 +24,7 @@ def commands() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    compile_cache.enable()
     available = commands()
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE + "\n\ncommands:")

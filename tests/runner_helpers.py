@@ -1,5 +1,6 @@
 """Composing configs and running the CLI from tests."""
 
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,19 @@ def run_script(name: str, *args: str, env: dict | None = None) -> subprocess.Com
         text=True,
         timeout=900,
     )
+
+
+def run_batch(cases: list[list[str]], tmp_path: Path) -> list[dict]:
+    """Each command line's exit code, stdout, stderr and escaped exception (tests/cli_batch.py:
+    one process for all of them, so one JAX import)."""
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    out = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "cli_batch.py"), "cases.json", "done.json"],
+        cwd=tmp_path,
+        env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads((tmp_path / "done.json").read_text())

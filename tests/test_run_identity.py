@@ -20,7 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from runner_helpers import REPO, run_cli
+from runner_helpers import REPO, run_batch, run_cli
 
 from diffclust.training.provenance import PACKAGES
 
@@ -50,22 +50,6 @@ def finished(tmp_path_factory) -> Path:
     out = run_cli("train", *TINY, "train.steps=20", f"hydra.run.dir={run}")
     assert out.returncode == 0, out.stderr
     return run
-
-
-def run_batch(cases: list[list[str]], tmp_path: Path) -> list[dict]:
-    """Each command line's exit code, stdout, stderr and escaped exception (tests/cli_batch.py:
-    one process for all of them, so one JAX import)."""
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    out = subprocess.run(
-        [sys.executable, str(REPO / "tests" / "cli_batch.py"), "cases.json", "done.json"],
-        cwd=tmp_path,
-        env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads((tmp_path / "done.json").read_text())
 
 
 # (overrides, a phrase the one line must hold): each is refused before anything is written.

@@ -2,7 +2,7 @@
 configs fail at start-up with a clear message and no traceback."""
 
 import pytest
-from runner_helpers import compose_config, run_cli
+from runner_helpers import compose_config, run_batch, run_cli
 
 from diffclust.config import GROUPS
 from diffclust.config.schema import CONF_DIR
@@ -59,22 +59,30 @@ def test_cli_lists_its_commands():
     assert out.returncode == 0 and "train" in out.stdout
 
 
-@pytest.mark.parametrize(
-    ("override", "expected"),
-    [
-        ("+experiment=nope", "experiment option 'nope'"),
-        ("dataset=nope", "choose one of: blobs, breast_cancer, cifar10"),
-        ("-m seed=0,1 train.stepz=3", "stepz"),
-        ("train.stepz=3", "stepz"),
-        ("train.steps=many", "train.steps"),
-        ("loss.sigmaa=1", "sigmaa"),
-    ],
-)
-def test_bad_config_is_one_clear_error(override, expected):
-    out = run_cli("train", *override.split())
-    assert out.returncode == 2
-    assert expected in out.stderr and "Traceback" not in out.stderr
-    assert out.stderr.strip().count("\n") == 0, out.stderr
+BAD_CONFIGS = {
+    "+experiment=nope": "experiment option 'nope'",
+    "dataset=nope": "choose one of: blobs, breast_cancer, cifar10",
+    "-m seed=0,1 train.stepz=3": "stepz",
+    "train.stepz=3": "stepz",
+    "train.steps=many": "train.steps",
+    "loss.sigmaa=1": "sigmaa",
+}
+
+
+@pytest.fixture(scope="module")
+def bad_config_runs(tmp_path_factory) -> dict[str, dict]:
+    """Every BAD_CONFIGS command line, run in one process (one JAX import for all)."""
+    cases = [["train", *override.split()] for override in BAD_CONFIGS]
+    done = run_batch(cases, tmp_path_factory.mktemp("bad_configs"))
+    return dict(zip(BAD_CONFIGS, done, strict=True))
+
+
+@pytest.mark.parametrize(("override", "expected"), BAD_CONFIGS.items())
+def test_bad_config_is_one_clear_error(bad_config_runs, override, expected):
+    out = bad_config_runs[override]
+    assert out["code"] == 2 and out["traceback"] is None
+    assert expected in out["stderr"] and "Traceback" not in out["stderr"]
+    assert out["stderr"].strip().count("\n") == 0, out["stderr"]
 
 
 def test_wrong_head_for_loss_is_refused(tmp_path):

@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from diffclust.compile_cache import cache_root
+
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("forests.cc")
@@ -49,10 +51,7 @@ FLAGS = (
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("DIFFCLUST_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "diffclust"
-    )
-    return Path(root) / "native"
+    return cache_root() / "native"
 
 
 def _cpu_signature() -> str:
