@@ -128,3 +128,15 @@ def test_a_refused_run_is_marked_and_not_launched_again(tmp_path, capsys):
     assert len(lines) == 2 and "seed=1" in lines[1]  # the crash is tried afresh
     reproduce.run_study("s", study, work, records, dry_run=True, retry_refused=True)
     assert all(line.startswith("would run:") for line in capsys.readouterr().out.splitlines())
+
+
+def test_a_grid_without_one_side_of_its_welch_test_still_shows_its_table(tmp_path):
+    # The OT page's grid with its soft k-means runs and none of its OT ones yet.
+    records = tmp_path / "reproductions"
+    runs = committed_records(tmp_path / "committed") / "runs" / "ot_table" / "digits"
+    for run in runs.iterdir():
+        if not run.name.startswith("digits_ot") or "head=soft_kmeans" in run.name:
+            shutil.copytree(run, records / "runs" / "ot_table" / "digits" / run.name)
+    table = reproduce.make_tables(records)["ot_table"]
+    assert "| soft_kmeans |" in table and "| kmeans |" in table
+    assert "No Welch test yet: --welch head.name=ot head.name=soft_kmeans" in table

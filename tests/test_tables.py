@@ -97,7 +97,8 @@ def test_welch_tests_and_ranges_between_two_heads(tmp_path):
     for (head, pretrain), values in accuracy.items():
         for seed, value in enumerate(values):
             cfg = {"head": {"name": head}, "train": {"pretrain_steps": pretrain}, "seed": seed}
-            make_run(tmp_path, f"{head}-{pretrain}-{seed}", cfg, {"test": {"accuracy": value}})
+            results = {"test": {"accuracy": value}, "steps": 100}  # a fixed budget
+            make_run(tmp_path, f"{head}-{pretrain}-{seed}", cfg, results)
     out = run_cli(
         "tables",
         str(tmp_path),
@@ -106,6 +107,7 @@ def test_welch_tests_and_ranges_between_two_heads(tmp_path):
         "train.pretrain_steps",
         "--metric",
         "test.accuracy",
+        "steps",
         "--range",
         "--welch",
         "head.name=ot",
@@ -118,6 +120,7 @@ def test_welch_tests_and_ranges_between_two_heads(tmp_path):
         p = ttest_ind(accuracy["ot", pretrain], accuracy["soft_kmeans", pretrain], equal_var=False)
         assert f"train.pretrain_steps={pretrain}): head.name=ot" in table
         assert f"p = {p.pvalue:.3g}" in table
+    assert "- steps (" not in table  # equal constants on both sides: no test to make
     rows = list(csv.DictReader((tmp_path / "table.csv").open()))
     ot = next(r for r in rows if r["head.name"] == "ot" and r["train.pretrain_steps"] == "0")
     assert (float(ot["test.accuracy.min"]), float(ot["test.accuracy.max"])) == (0.84, 0.86)

@@ -145,6 +145,8 @@ def welch_tests(
             if len(a) < 2 or len(b) < 2:
                 lines.append(f"{metric} ({where}): too few runs for a t-test")
                 continue
+            if len(set(a) | set(b)) == 1:  # e.g. the steps of a fixed budget: nothing to test
+                continue
             p_value = float(ttest_ind(a, b, equal_var=False).pvalue)
             lines.append(
                 f"{metric} ({where}): {first} {np.mean(a):.4f} vs {second} {np.mean(b):.4f}, "
