@@ -10,9 +10,10 @@
 # runs ClAM's paper grid alone (2016 settings a table, the CLAM_GRID and CLAM_MASK of
 # reproduce_clam_tables.sh --budget paper, which runs them with its ablations and baselines)
 # in OUT_DIR/grid/DATASET, with its best setting by silhouette (empty clusters set aside, as in
-# the study) in OUT_DIR/grid/DATASET/table.md. Wall times: OUT_DIR/times.tsv. A dataset whose
-# study or grid directory exists is not launched again; to add trials to a study, launch it
-# yourself with hydra.sweep.dir=OUT_DIR/search/DATASET (each launch adds n_trials).
+# the study) in OUT_DIR/grid/DATASET/table.md. Wall times: OUT_DIR/times.tsv; a study or grid
+# listed there is not launched again, and one whose directory exists without a time (a stopped
+# launch) is left as it is. To add trials to a study, launch it yourself with
+# hydra.sweep.dir=OUT_DIR/search/DATASET (each launch adds n_trials).
 # LAUNCHER: local (joblib, 2 jobs: the default), basic or slurm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,12 @@ declare -A FILES=([zoo]=zoo.csv [ecoli]=ecoli.data [movement_libras]=movement_li
 timed() {  # timed NAME DIR COMMAND...: runs COMMAND unless DIR exists, appends its wall time
   local name=$1 dir=$2 start
   shift 2
-  if [[ -e "$dir" ]]; then echo "$dir exists: not launched again"; return; fi
+  if grep -qx "$name"$'\t'"[0-9]*" "$OUT_DIR/times.tsv" 2>/dev/null; then
+    echo "$name finished earlier: not launched again"; return
+  fi
+  if [[ -e "$dir" ]]; then  # a launch that was stopped: its runs are kept, not mixed in
+    echo "$dir holds an unfinished launch: move it away to run $name again"; return
+  fi
   start=$(date +%s)
   "$@" || echo "$name: some jobs failed; see the tables"
   printf '%s\t%s\n' "$name" "$(($(date +%s) - start))" >> "$OUT_DIR/times.tsv"

@@ -380,3 +380,6 @@ def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(t
     assert report.startswith("Study 'diffclust': 2 trials") and "\nBest: trial " in report
     assert "Best: trial" in out.stdout and "search/zoo\t" in out.stdout  # its wall time
     assert "head.init" not in report.split("Best: ")[1].splitlines()[0]  # not searched
+    again = run_script("clam_search.sh", str(data), str(tmp_path / "out"), *quick)
+    assert again.returncode == 0 and "search/zoo finished earlier" in again.stdout
+    assert (tmp_path / "out" / "times.tsv").read_text().count("search/zoo\t") == 1
