@@ -5,6 +5,7 @@ import pytest
 from runner_helpers import compose_config, run_batch, run_cli
 
 from diffclust.config import GROUPS
+from diffclust.config.checks import unknown_keys
 from diffclust.config.schema import CONF_DIR
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
@@ -20,13 +21,13 @@ def test_yaml_options_are_the_registry_entries(group):
 def test_every_group_option_composes(group):
     for name in GROUPS[group].names():
         cfg = compose_config(f"{group}={name}")
-        assert cfg[group].name == name
+        assert cfg[group].name == name and unknown_keys(cfg) == []
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes(experiment):
     cfg = compose_config(f"+experiment={experiment}", "train.steps=3")
-    assert cfg.train.steps == 3
+    assert cfg.train.steps == 3 and unknown_keys(cfg) == []
     if "clam" in experiment and not ("deep" in experiment or "_ae_" in experiment):  # a table
         assert cfg.dataset.test_size == 0 and cfg.backbone.name == "identity"
     if not experiment.startswith("clam"):  # those take any table: dataset=zoo, ...
@@ -66,6 +67,10 @@ BAD_CONFIGS = {
     "train.stepz=3": "stepz",
     "train.steps=many": "train.steps",
     "loss.sigmaa=1": "sigmaa",
+    # '+' appends a key past the schema; the run must not record a setting nothing reads.
+    "+loss.sigmaa=1": "loss.sigmaa is not a setting of this config (a '+' override added it, "
+    "and nothing would read it); did you mean loss.sigma?",
+    "+sead=1": "sead is not a setting",
 }
 
 

@@ -1,6 +1,7 @@
-"""Value checks of a composed config, run at start-up: before any file of the run directory
-is touched, any data is loaded or anything compiles. The schemas check keys and types; this
-table checks values, one rule per dotted key, applied where the composed config has that key
+"""Key and value checks of a composed config, run at start-up: before any file of the run
+directory is touched, any data is loaded or anything compiles. The schemas check keys and
+types as the config composes, except for keys a ``+key=value`` override appends (Hydra lifts
+the schema for those): :func:`unknown_keys` finds them. The table :data:`RULES` checks values, one rule per dotted key, applied where the composed config has that key
 (``head.num_clusters`` exists for the assigning heads only). Checks that need the data (a batch
 against the number of classes) or a head's own rules (its ``__post_init__``) come later, still
 before compilation.
@@ -8,6 +9,8 @@ before compilation.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 from collections.abc import Callable
 
@@ -118,8 +121,31 @@ RULES: dict[str, Rule] = {
 }
 
 
+def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str]]]:
+    """(dotted key, the keys its schema does have) for every key of ``node`` and its children
+    that the dataclass behind it lacks: a ``+key=value`` typo, which no code would read."""
+    kind = OmegaConf.get_type(node)
+    known = [f.name for f in dataclasses.fields(kind)] if dataclasses.is_dataclass(kind) else None
+    found = []
+    for key in node.keys():
+        if known is not None and key not in known:
+            found.append((f"{prefix}{key}", [f"{prefix}{name}" for name in known]))
+        elif isinstance(node._get_node(key), DictConfig) and not OmegaConf.is_missing(node, key):
+            found += unknown_keys(node[key], f"{prefix}{key}.")
+    return found
+
+
 def check_config(cfg: DictConfig) -> None:
-    """A UserError naming the first key whose value breaks its rule in :data:`RULES`."""
+    """A UserError naming a key no schema has, else the first key whose value breaks its rule
+    in :data:`RULES`."""
+    for key, known in unknown_keys(cfg)[:1]:
+        prefix, _, name = key.rpartition(".")
+        close = difflib.get_close_matches(name, [k.rpartition(".")[2] for k in known], n=1)
+        hint = f"did you mean {'.'.join(filter(None, (prefix, close[0])))}? " if close else ""
+        raise UserError(
+            f"{key} is not a setting of this config (a '+' override added it, and nothing "
+            f"would read it); {hint}see `diffclust train --cfg job` for the settings"
+        )
     for key, rule in RULES.items():
         node = OmegaConf.select(cfg, key, default=_ABSENT)
         if node is _ABSENT:
