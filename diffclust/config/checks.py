@@ -1,10 +1,11 @@
 """Key and value checks of a composed config, run at start-up: before any file of the run
 directory is touched, any data is loaded or anything compiles. The schemas check keys and
 types as the config composes, except for keys a ``+key=value`` override appends (Hydra lifts
-the schema for those): :func:`unknown_keys` finds them. The table :data:`RULES` checks values, one rule per dotted key, applied where the composed config has that key
-(``head.num_clusters`` exists for the assigning heads only). Checks that need the data (a batch
-against the number of classes) or a head's own rules (its ``__post_init__``) come later, still
-before compilation.
+the schema for those): :func:`unknown_keys` finds them. The table :data:`RULES` checks
+values, one rule per dotted key, applied where the composed config has that key
+(``head.num_clusters`` exists for the assigning heads only). Checks that need the data (a
+batch against the number of classes) or a head's own rules (its ``__post_init__``) come
+later, still before compilation.
 """
 
 from __future__ import annotations
