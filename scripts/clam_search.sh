@@ -62,3 +62,4 @@ for dataset in zoo ecoli movement_libras yale; do
   fi
 done
 cat "$OUT_DIR/times.tsv"
+"$(dirname "$DIFFCLUST")/python" scripts/clam_search_report.py "$OUT_DIR" || true  # grid against study, per table

@@ -5,6 +5,8 @@ second launch (fast, with a stand-in launcher; slow, through the CLI and joblib)
 
 import json
 import math
+import subprocess
+import sys
 
 import matplotlib.image as plt_image
 import optuna
@@ -15,7 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
-from runner_helpers import compose_config, run_cli, run_script
+from runner_helpers import REPO, compose_config, run_cli, run_script
 
 from diffclust.config import register_configs
 from diffclust.config.schema import CONF_DIR
@@ -382,4 +384,22 @@ def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(t
     assert "head.init" not in report.split("Best: ")[1].splitlines()[0]  # not searched
     again = run_script("clam_search.sh", str(data), str(tmp_path / "out"), *quick)
     assert again.returncode == 0 and "search/zoo finished earlier" in again.stdout
+    assert "| zoo | not run | " in again.stdout  # the report, no grid yet
     assert (tmp_path / "out" / "times.tsv").read_text().count("search/zoo\t") == 1
+    # The report against a grid: two settings, the better one collapsed (set aside).
+    grid = tmp_path / "out" / "grid" / "zoo"
+    for i, (score, sizes) in enumerate([(0.9, [30, 30, 0]), (0.5, [20, 20, 20])]):
+        results = {"test": {"silhouette": score, "cluster_sizes": sizes}}
+        write_run(grid / str(i), results=results, params={"beta": float(i)})
+    with (tmp_path / "out" / "times.tsv").open("a") as times:
+        times.write("grid/zoo\t120\n")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "clam_search_report.py"), str(tmp_path / "out")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    row = next(line for line in out.stdout.splitlines() if line.startswith("| zoo |"))
+    assert row.startswith("| zoo | 0.5000 (2 runs, 2 min) | ") and " trials, " in row
+    study_best, reached = float(row.split(" | ")[2].split()[0]), row.split(" | ")[3]
+    # within 0.005 of the grid's 0.5 at trial 1 or 2, or (a best below 0.495) not reached
+    assert reached in ("1 |", "2 |") if study_best >= 0.495 else reached == "not reached |"
+    assert "- zoo, grid: head.beta=1.0" in out.stdout
