@@ -71,13 +71,22 @@ BAD_CONFIGS = {
     "+loss.sigmaa=1": "loss.sigmaa is not a setting of this config (a '+' override added it, "
     "and nothing would read it); did you mean loss.sigma?",
     "+sead=1": "sead is not a setting",
+    # an edited config file that is not YAML (its --config-dir is written by the fixture)
+    "--config-dir {conf} +experiment=broken": "broken.yaml, line 4, column 1: expected ',' "
+    "or ']', but got '<stream end>' (while parsing a flow sequence); that config file is not "
+    "valid YAML",
 }
 
 
 @pytest.fixture(scope="module")
 def bad_config_runs(tmp_path_factory) -> dict[str, dict]:
     """Every BAD_CONFIGS command line, run in one process (one JAX import for all)."""
-    cases = [["train", *override.split()] for override in BAD_CONFIGS]
+    conf = tmp_path_factory.mktemp("conf")
+    (conf / "experiment").mkdir()
+    (conf / "experiment" / "broken.yaml").write_text(
+        "# @package _global_\ntrain:\n  steps: [1, 2\n"
+    )
+    cases = [["train", *override.format(conf=conf).split()] for override in BAD_CONFIGS]
     done = run_batch(cases, tmp_path_factory.mktemp("bad_configs"))
     return dict(zip(BAD_CONFIGS, done, strict=True))
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
@@ -17,7 +18,7 @@ from hydra.types import RunMode
 
 from diffclust.config import register_configs
 from diffclust.config.checks import check_config
-from diffclust.config.errors import config_error_line
+from diffclust.config.errors import config_error_line, yaml_error_line
 from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
 from diffclust.sweeps import register_sweeper
@@ -161,6 +162,9 @@ def main(argv: list[str]) -> int:
         return 2
     except UserError as err:  # a sweeper's settings (hydra/sweeper=optuna)
         print(f"diffclust train: error: {err}", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as err:  # an edited conf/ file (or an experiment's) does not parse
+        print(f"diffclust train: error: {yaml_error_line(err)}", file=sys.stderr)
         return 2
     if FAILED:
         failed = ", ".join(sorted(FAILED))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import yaml
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
@@ -36,3 +37,12 @@ def _joined(err: BaseException) -> str:
 
 def _first_line(err: BaseException) -> str:
     return str(err).strip().splitlines()[0]
+
+
+def yaml_error_line(err: yaml.YAMLError) -> str:
+    """A config file that is not valid YAML: which file, where, and what the parser wanted."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or _first_line(err)
+    where = f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}" if mark else "a file"
+    context = f" ({err.context})" if getattr(err, "context", None) else ""
+    return f"{where}: {problem}{context}; that config file is not valid YAML"
