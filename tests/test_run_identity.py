@@ -355,3 +355,21 @@ def test_check_launch_names_what_differs_and_reads_results_safely(tmp_path):
     (tmp_path / "results.json").write_text('{"test": ')  # cut short by a full disk
     with pytest.raises(UserError, match="cannot read .*results.json"):
         check_launch(compose_config(*TINY, "train.steps=20", "resume=true"), tmp_path)
+
+
+@pytest.mark.slow  # three CLI launches of a sweep: 30-60 s
+def test_a_stopped_sweep_continues_with_resume_true(tmp_path):
+    """Launched again with its sweep dir and resume=true, a sweep leaves its finished jobs
+    byte for byte, refits a stopped one and starts the jobs it had not reached (a single run
+    keeps the strict rule: test_resume_of_a_directory_without_a_run_is_an_error)."""
+    sweep = tmp_path / "sweep"
+    fit = ("+experiment=digits_kmeans", "head.n_init=1", "train.pictures=false", "quiet=true")
+    out = run_cli("train", "-m", *fit, "seed=0,1", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    (sweep / "1" / "results.json").unlink()  # job 1 stopped before its results
+    finished = tree_hashes(sweep / "0")
+    out = run_cli("train", "-m", *fit, "seed=0,1,2", "resume=true", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    assert f"{sweep / '0'} is finished" in out.stdout and tree_hashes(sweep / "0") == finished
+    for job, seed in (("1", 1), ("2", 2)):
+        assert json.loads((sweep / job / "results.json").read_text())["config"]["seed"] == seed

@@ -43,7 +43,7 @@ def _train(cfg) -> None:
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
     try:  # nothing in run_dir has changed yet, nor will it if the launch is refused
         check_config(cfg)
-        status = check_launch(cfg, run_dir)
+        status = check_launch(cfg, run_dir, sweep)
     except UserError as err:
         refuse(err, run_dir, sweep)
         return

@@ -7,7 +7,10 @@ A launch is checked before anything in its directory changes (:func:`check_launc
   ``overrides.yaml`` (the command's overrides), never rewritten afterwards;
 - ``resume=true`` needs a recorded run, and a composed config equal to the recorded one except
   for the keys in :data:`RESUMABLE`; a run whose results already cover the asked steps and
-  patience is finished, and resuming it changes nothing.
+  patience is finished, and resuming it changes nothing;
+- in a sweep, ``resume=true`` continues the sweep: a job whose directory holds nothing yet
+  starts as a new run, so a stopped sweep launched again with its ``hydra.sweep.dir`` skips
+  the finished jobs, resumes the stopped ones and starts the rest.
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ def held_files(run_dir: Path) -> list[str]:
     return [name for name in RUN_FILES if (run_dir / name).exists()]
 
 
-def check_launch(cfg: DictConfig, run_dir: Path) -> str:
-    """NEW, RESUME or FINISHED for a launch of ``cfg`` into ``run_dir``; a UserError (and
-    nothing changed) for a launch that would overwrite or mislabel a run."""
+def check_launch(cfg: DictConfig, run_dir: Path, sweep: bool = False) -> str:
+    """NEW, RESUME or FINISHED for a launch of ``cfg`` into ``run_dir`` (a job of a sweep if
+    ``sweep``); a UserError (and nothing changed) for a launch that would overwrite or
+    mislabel a run."""
     held = held_files(run_dir)
+    if cfg.resume and sweep and not held:  # a job the stopped sweep had not reached
+        return NEW
     if not cfg.resume:
         if held:
             raise UserError(
