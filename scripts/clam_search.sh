@@ -11,8 +11,9 @@
 # reproduce_clam_tables.sh --budget paper, which runs them with its ablations and baselines)
 # in OUT_DIR/grid/DATASET, with its best setting by silhouette (empty clusters set aside, as in
 # the study) in OUT_DIR/grid/DATASET/table.md. Wall times: OUT_DIR/times.tsv; a study or grid
-# listed there is not launched again, and one whose directory exists without a time (a stopped
-# launch) is left as it is. To add trials to a study, launch it yourself with
+# listed there is not launched again. A stopped grid continues where it stopped (resume=true;
+# its wall time adds the stopped segments, each up to the last file it wrote); a stopped
+# study is left as it is. To add trials to a study, launch it yourself with
 # hydra.sweep.dir=OUT_DIR/search/DATASET (each launch adds n_trials).
 # LAUNCHER: local (joblib, 2 jobs: the default), basic or slurm.
 set -euo pipefail
@@ -28,18 +29,36 @@ DATA_DIR=$(cd "$DATA_DIR" && pwd)
 mkdir -p "$OUT_DIR"
 
 declare -A FILES=([zoo]=zoo.csv [ecoli]=ecoli.data [movement_libras]=movement_libras.csv [yale]=Yale.mat)
-timed() {  # timed NAME DIR COMMAND...: runs COMMAND unless DIR exists, appends its wall time
-  local name=$1 dir=$2 start
+timed() {  # timed NAME DIR COMMAND...: runs COMMAND, appends its wall time to times.tsv
+  local name=$1 dir=$2 start began last extra=()
   shift 2
-  if grep -qx "$name"$'\t'"[0-9]*" "$OUT_DIR/times.tsv" 2>/dev/null; then
+  if grep -q "^$name"$'\t' "$OUT_DIR/times.tsv" 2>/dev/null; then
     echo "$name finished earlier: not launched again"; return
   fi
-  if [[ -e "$dir" ]]; then  # a launch that was stopped: its runs are kept, not mixed in
-    echo "$dir holds an unfinished launch: move it away to run $name again"; return
+  if [[ -e "$dir" ]]; then  # a stopped launch
+    if [[ $name != grid/* ]]; then
+      echo "$dir holds a stopped study: move it away to run $name again"; return
+    fi
+    # A grid continues (resume=true: finished jobs kept, the rest run). The stopped segment
+    # counts from its start to the last file it wrote.
+    began=$(awk -F'\t' -v n="$name" '$1 == n {t = $2} END {print t}' "$OUT_DIR/starts.tsv" \
+      2>/dev/null || true)
+    last=$(find "$dir" -type f -printf '%T@\n' | sort -n | tail -1)
+    if [[ -n $began && -n $last ]]; then
+      printf '%s\t%s\n' "$name" "$((${last%.*} - began))" >> "$OUT_DIR/stopped.tsv"
+    else
+      echo "$name: the stopped segment's start is not recorded; its time is not counted"
+    fi
+    echo "$name: continuing the stopped grid in $dir"
+    extra=(resume=true)
   fi
   start=$(date +%s)
-  "$@" || echo "$name: some jobs failed; see the tables"
-  printf '%s\t%s\n' "$name" "$(($(date +%s) - start))" >> "$OUT_DIR/times.tsv"
+  printf '%s\t%s\n' "$name" "$start" >> "$OUT_DIR/starts.tsv"
+  "$@" "${extra[@]}" || echo "$name: some jobs failed; see the tables"
+  local stopped  # the earlier segments of this launch
+  stopped=$(awk -F'\t' -v n="$name" '$1 == n {t += $2} END {print t + 0}' \
+    "$OUT_DIR/stopped.tsv" 2>/dev/null || echo 0)
+  printf '%s\t%s\n' "$name" "$(($(date +%s) - start + stopped))" >> "$OUT_DIR/times.tsv"
 }
 
 for dataset in zoo ecoli movement_libras yale; do
