@@ -330,3 +330,27 @@ def test_whole_number_metrics_read_as_counts(tmp_path):
         "| forest | 2 | 25500.0 ± 4242.6 [22500, 28500] | 0.2000 ± 0.0707 [0.1500, 0.2500] |"
         in table
     )
+
+
+def test_versus_counts_a_lower_error_as_a_win_and_no_wins_on_a_count():
+    from diffclust.reports.select import wide
+
+    rows = [
+        {"dataset.name": d, "head.name": h, m: (v, 0.0, 1)}
+        for d, h, m, v in [
+            ("zoo", "clam", "test.clustering_error", 0.2),
+            ("zoo", "kmeans", "test.clustering_error", 0.25),
+            ("zoo", "clam", "test.clusters_used", 5),
+            ("zoo", "kmeans", "test.clusters_used", 7),
+        ]
+    ]
+    keys, cols = ["dataset.name", "head.name"], ["head.name"]
+    errors = [r for r in rows if "test.clustering_error" in r]
+    table = wide(errors, keys, cols, "test.clustering_error", versus="clam")
+    # clam's error 0.2 against 0.25: a win, and a gain of (0.25 - 0.2) / 0.25 = +20%.
+    assert "| zoo | 0.200 | 0.250 (+20%) |" in table and "| clam W/L | – | 1/0 |" in table
+    assert "(gain) = (column - clam) / |column|" in table
+    counts = [r for r in rows if "test.clusters_used" in r]
+    table = wide(counts, keys, cols, "test.clusters_used", versus="clam")
+    assert "| zoo | 5.000 | 7.000 |" in table and "clam W/L" not in table
+    assert "No gains or W/L: a higher test.clusters_used is not better" in table

@@ -16,6 +16,7 @@ import numpy as np
 from diffclust.errors import UserError
 from diffclust.reports.runs import Run, flatten, lookup
 from diffclust.reports.tables import group_key
+from diffclust.sweeps.objective import higher_is_better
 
 IGNORED = ("seed", "resume", "quiet", "train.pictures")  # not hyperparameters
 
@@ -101,8 +102,10 @@ def wide(
 ) -> str:
     """A Markdown table of ``metric`` means with one column per value of the --by keys
     ``columns`` (see :func:`column_name`); with ``versus`` (one of those columns) each other
-    cell also shows that method's gain over it, (a - b) / |b| in %, and a last row counts the
-    reference's wins / losses."""
+    cell also shows the reference's gain over that method, (a - b) / |b| in % (b - a for a
+    metric that is better lower: an error, a loss, a wall time), and a last row counts the
+    reference's wins / losses. A metric whose name does not say which way is better (a count
+    such as ``test.clusters_used``) gets neither: a note says so."""
     if missing := [c for c in columns if c not in keys]:
         raise UserError(f"--wide {' '.join(missing)}: must be among the --by keys {keys}")
     others = [k for k in keys if k not in columns]
@@ -114,6 +117,10 @@ def wide(
     for row in rows:
         if row[metric] is not None:
             table[tuple(row[k] for k in others)][column_name(row, columns)] = row[metric][0]
+    compared, higher = versus, higher_is_better(metric)
+    if higher is None:  # no gains, no wins: "more" is not "better" for a count
+        versus = None
+    sign = 1 if higher else -1
     header = [*others, *order]
     lines = [f"{metric}\n", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     wins = dict.fromkeys(order, 0)
@@ -126,14 +133,17 @@ def wide(
             if versus and method != versus and value is not None and versus in values:
                 ours = values[versus]
                 if value != 0:
-                    cell += f" ({(ours - value) / abs(value):+.0%})"
-                wins[method] += ours > value
-                losses[method] += ours < value
+                    cell += f" ({sign * (ours - value) / abs(value):+.0%})"
+                wins[method] += sign * (ours - value) > 0
+                losses[method] += sign * (ours - value) < 0
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
     if versus:
         tally = ["–" if m == versus else f"{wins[m]}/{losses[m]}" for m in order]
         label = [f"{versus} W/L"] + [""] * (len(others) - 1) if others else []
         lines.append("| " + " | ".join(label + tally) + " |")
-        lines.append(f"\n(gain) = ({versus} - column) / |column|: positive where {versus} wins.")
+        gain = f"({versus} - column)" if higher else f"(column - {versus})"
+        lines.append(f"\n(gain) = {gain} / |column|: positive where {versus} wins.")
+    elif compared is not None:
+        lines.append(f"\nNo gains or W/L: a higher {metric} is not better or worse by its name.")
     return "\n".join(lines) + "\n"

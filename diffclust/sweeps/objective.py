@@ -68,12 +68,21 @@ def check_label_free(key: str, whole_table: bool) -> None:
         )
 
 
-def infer_direction(key: str) -> str:
+def higher_is_better(key: str) -> bool | None:
+    """From the metric's name: True for a silhouette, NMI, ..., False for an error, a loss or
+    a wall time, None when the name does not say (a count such as ``test.clusters_used``)."""
     name = key.rsplit(".", 1)[-1]
     if name.endswith(MAXIMISED):
-        return "maximize"
+        return True
     if name.endswith(MINIMISED):
-        return "minimize"
+        return False
+    return None
+
+
+def infer_direction(key: str) -> str:
+    higher = higher_is_better(key)
+    if higher is not None:
+        return "maximize" if higher else "minimize"
     raise UserError(
         f"hydra.sweeper.objective={key}: its direction is not known from its name; set "
         "hydra.sweeper.direction=maximize or minimize"
