@@ -16,6 +16,7 @@ from diffclust.strict_json import dumps
 from diffclust.training.checkpoints import Checkpoints
 from diffclust.training.records import (
     Records,
+    read_clock,
     read_jsonl,
     write_clock,
     write_results,
@@ -66,6 +67,9 @@ def test_results_and_records_write_nan_and_inf_as_null(tmp_path):
     ]
     write_clock(tmp_path, 3, math.inf)
     assert strict_load((tmp_path / "clock.json").read_text()) == {"step": 3, "elapsed_s": None}
+    write_clock(tmp_path, 4, 2.5, 4.25)  # two threads busy: more CPU than wall time
+    assert read_clock(tmp_path, 4) == (2.5, 4.25) and read_clock(tmp_path, 3) == (0.0, None)
+    assert read_clock(tmp_path, None) == (0.0, 0.0)  # a fresh run
     assert strict_load(dumps(NON_FINITE)) == EXPECTED
 
 

@@ -143,6 +143,9 @@ def test_resume_with_more_steps_continues(finished, tmp_path):
     results = json.loads((run / "results.json").read_text())
     assert results["steps"] == 30 and results["config"]["train"]["steps"] == 30
     assert (run / "config.yaml").read_bytes() == (finished / "config.yaml").read_bytes()
+    # Both clocks add the first segment (up to its checkpoint at step 20) to the second.
+    first = json.loads((finished / "clock.json").read_text())
+    assert results["wall_time_s"] > first["elapsed_s"] and results["cpu_time_s"] > first["cpu_s"]
 
 
 def test_resume_below_the_latest_checkpoint_is_refused(finished):
@@ -248,6 +251,7 @@ def test_results_record_provenance_and_every_json_file_is_strict(finished, tmp_p
     assert set(record["versions"]) == {"python", *PACKAGES}
     assert record["device"]["count"] >= 1 and record["command"][-1] == f"hydra.run.dir={finished}"
     assert len(record["data_sha256"]) == 64 and "device" not in results
+    assert results["wall_time_s"] > 0 and results["cpu_time_s"] > 0
 
     def reject(constant):
         raise ValueError(f"{constant} is not JSON")

@@ -88,6 +88,7 @@ def test_and_write(
         "best_step": best,
         "steps": steps,
         "wall_time_s": round(recorder.elapsed_s(), 2),  # all segments
+        "cpu_time_s": None if (cpu := recorder.cpu_s()) is None else round(cpu, 2),
         "seed": cfg.seed,
         "experiment": recorder.experiment,
         "dataset": data.summary(),

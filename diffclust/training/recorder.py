@@ -24,11 +24,11 @@ class Recorder:
 
     def __init__(self, cfg, run_dir: Path, experiment: str | None, checkpoints: bool = True):
         self.run_dir, self.experiment = run_dir, experiment
-        self.started = time.time()
+        self.started, self.cpu_started = time.time(), time.process_time()
         self.checkpoints = Checkpoints(run_dir, cfg.resume) if checkpoints else None
         self.resumed_from = self.checkpoints.latest_step() if cfg.resume and checkpoints else None
         self.records = Records(run_dir, self.resumed_from)
-        self.earlier_s = read_clock(run_dir, self.resumed_from)  # segments before this one
+        self.earlier_s, self.earlier_cpu_s = read_clock(run_dir, self.resumed_from)  # before
         self.config = OmegaConf.to_container(cfg, resolve=True)
         self.logger = build_logger(cfg.logger, run_dir, self.config, experiment or run_dir.name)
 
@@ -53,11 +53,19 @@ class Recorder:
     def save(self, step: int, state: dict, val_error: float) -> None:
         with deferred_interrupt():  # Ctrl-C lands after the checkpoint, not inside orbax
             self.checkpoints.save(step, state, val_error)
-            write_clock(self.run_dir, step, self.elapsed_s())
+            write_clock(self.run_dir, step, self.elapsed_s(), self.cpu_s())
 
     def elapsed_s(self) -> float:
         """Wall time of the run: every earlier segment up to its checkpoint, and this one."""
         return self.earlier_s + time.time() - self.started
+
+    def cpu_s(self) -> float | None:
+        """CPU time of the run's process (all its threads, user and system) over the same
+        segments; None if an earlier segment did not record it. Unlike the wall time it does
+        not grow while the process waits for the cores or is stopped (SIGSTOP)."""
+        if self.earlier_cpu_s is None:
+            return None
+        return self.earlier_cpu_s + time.process_time() - self.cpu_started
 
     def latest_step(self) -> int | None:
         return self.checkpoints.latest_step()

@@ -1,6 +1,6 @@
 """A run's files: its config (see :func:`run_config_path`), metrics.jsonl (one record per log
 or evaluation), results.json, and clock.json (the training time up to the latest checkpoint,
-so a resumed run reports its whole wall time). Every JSON file is strict JSON (NaN and inf
+wall and CPU, so a resumed run reports its whole time). Every JSON file is strict JSON (NaN and inf
 written as null, see diffclust/strict_json.py).
 
 A kill while a record is written can leave the last line of metrics.jsonl torn: reading
@@ -86,17 +86,25 @@ def write_results(run_dir: Path, results: dict) -> None:
     _write_atomically(run_dir / "results.json", dumps(results, indent=2) + "\n")
 
 
-def write_clock(run_dir: Path, step: int, elapsed_s: float) -> None:
-    """Records that reaching checkpoint ``step`` took ``elapsed_s`` seconds of wall time."""
+def write_clock(run_dir: Path, step: int, elapsed_s: float, cpu_s: float | None = None) -> None:
+    """Records that reaching checkpoint ``step`` took ``elapsed_s`` seconds of wall time and
+    ``cpu_s`` seconds of the process's CPU time (None: not known)."""
     clock = {"step": step, "elapsed_s": round(elapsed_s, 2)}
+    if cpu_s is not None:
+        clock["cpu_s"] = round(cpu_s, 2)
     _write_atomically(run_dir / "clock.json", dumps(clock) + "\n")
 
 
-def read_clock(run_dir: Path, step: int | None) -> float:
-    """The wall time spent before resuming from checkpoint ``step``; 0 for a fresh run (or a
-    run written before clock.json existed)."""
+def read_clock(run_dir: Path, step: int | None) -> tuple[float, float | None]:
+    """(wall time, CPU time) spent before resuming from checkpoint ``step``: (0, 0) for a
+    fresh run, CPU None for a run whose clock.json predates it (or no clock.json)."""
     path = run_dir / "clock.json"
-    if step is None or not path.exists():
-        return 0.0
+    if step is None:
+        return 0.0, 0.0
+    if not path.exists():
+        return 0.0, None
     clock = json.loads(path.read_text())
-    return float(clock["elapsed_s"]) if clock.get("step") == step else 0.0
+    if clock.get("step") != step:
+        return 0.0, None
+    cpu = clock.get("cpu_s")
+    return float(clock["elapsed_s"]), None if cpu is None else float(cpu)
