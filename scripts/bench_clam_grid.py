@@ -1,0 +1,99 @@
+"""Would a ClAM grid run faster as one vmapped program? One fit against N fits of different
+numbers (β from 0.01 to 1) vmapped together, in the same process, both compiled first, on a
+standardised shared table. Prints one JSON line; ``per_setting_speedup`` > 1 means the
+vmapped grid costs less per setting than fits one after another.
+
+    python scripts/bench_clam_grid.py --data-dir ../shared/datasets/clam --dataset zoo --n 84
+    python scripts/bench_clam_grid.py --data-dir DIR --dataset yale --n 8 --epochs 10
+
+The fit is ``diffclust.clam.fit._fit`` (10 restarts vmapped, T = 10, batch 8, mask 0.15):
+what one ``+experiment=clam`` job runs, without the job's own overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from omegaconf import OmegaConf  # noqa: E402
+
+from diffclust.clam import fit as clam_fit  # noqa: E402
+from diffclust.data import DATASETS, load_dataset  # noqa: E402
+from diffclust.strict_json import dumps  # noqa: E402
+
+
+def numbers(n: int) -> dict:
+    values = {
+        "beta": np.linspace(0.01, 1.0, n),
+        "alpha": np.full(n, 0.1),
+        "lr": np.full(n, 0.01),
+        "mask_prob": np.full(n, 0.15),
+        "min_lr": np.full(n, 1e-5),
+        "init_mean": np.full(n, 0.1),
+        "init_std": np.full(n, 0.1),
+    }
+    return {name: jnp.asarray(v, jnp.float32) for name, v in values.items()}
+
+
+def timed(fn, *args) -> float:
+    jax.block_until_ready(fn(*args))  # compile
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="zoo")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--n", type=int, default=8, help="settings vmapped together")
+    parser.add_argument("--epochs", type=int, default=200)
+    args = parser.parse_args()
+
+    schema = DATASETS.schemas()[args.dataset]
+    cfg = OmegaConf.merge(OmegaConf.structured(schema), {"data_dir": args.data_dir})
+    data = load_dataset(cfg, seed=0)
+    x = data.x_train.reshape(len(data.x_train), -1).astype(np.float32)
+    scale = x.std(0)
+    x = jnp.asarray((x - x.mean(0)) / np.where(scale > 0, scale, 1.0))
+    n, batch, restarts = x.shape[0], 8, 10
+    shape = clam_fit._Shape(
+        k=data.num_classes, steps=10, spherical=False, epochs=args.epochs, batch=batch,
+        batches=-(-n // batch), restarts=restarts, weighted=False, masked=True,
+        mask_value="mean", init="normal", patience=5, plateau_factor=0.8, plateau_rtol=1e-3,
+    )  # fmt: skip
+    key, score_key = jax.random.split(jax.random.key(0))
+    keys = jax.random.split(key, restarts)
+
+    def fit(nums):
+        return clam_fit._fit.__wrapped__(shape, x, keys, score_key, nums)
+
+    one = {name: v[0] for name, v in numbers(1).items()}
+    single_s = timed(jax.jit(fit), one)
+    batched_s = timed(jax.jit(jax.vmap(fit)), numbers(args.n))
+    print(
+        dumps(
+            {
+                "dataset": args.dataset,
+                "shape": list(x.shape),
+                "epochs": args.epochs,
+                "n": args.n,
+                "single_fit_s": round(single_s, 3),
+                "vmapped_fits_s": round(batched_s, 3),
+                "per_setting_speedup": round(single_s * args.n / batched_s, 3),
+                "device": jax.devices()[0].platform,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
