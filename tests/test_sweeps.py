@@ -5,6 +5,7 @@ second launch (fast, with a stand-in launcher; slow, through the CLI and joblib)
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 
@@ -403,3 +404,38 @@ def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(t
     # within 0.005 of the grid's 0.5 at trial 1 or 2, or (a best below 0.495) not reached
     assert reached in ("1 |", "2 |") if study_best >= 0.495 else reached == "not reached |"
     assert "- zoo, grid: head.beta=1.0" in out.stdout
+
+
+@pytest.mark.slow  # a study, a grid and its continuation through the script: 1-2 min
+def test_clam_search_script_continues_a_stopped_grid(tmp_path):
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(40, n_features=3, centers=2, random_state=1)
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [",".join([*map(str, row), "ab"[label]]) for row, label in zip(x, y, strict=True)]
+    (data / "zoo.csv").write_text("\n".join(rows) + "\n")
+    quick = "head.epochs=3 head.restarts=1 head.init=kmeans++"
+    env = {"CLAM_GRID_ARGS": f"head.beta=0.1,1.0,3.0 {quick}"}
+    out_dir = tmp_path / "out"
+    args = (str(data), str(out_dir), "--grid", "hydra.sweeper.n_trials=1", *quick.split())
+    first = run_script("clam_search.sh", *args, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    grid = out_dir / "grid" / "zoo"
+    assert sorted(p.parent.name for p in grid.glob("*/results.json")) == ["0", "1", "2"]
+    # Stop it: job 1 lost its results, job 2 never ran, and no time was written.
+    kept = (grid / "0" / "results.json").read_bytes()
+    (grid / "1" / "results.json").unlink()
+    shutil.rmtree(grid / "2")
+    times = out_dir / "times.tsv"
+    times.write_text("".join(l for l in times.read_text().splitlines(True) if "grid/" not in l))
+    again = run_script("clam_search.sh", *args, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "grid/zoo: continuing the stopped grid" in again.stdout
+    assert "search/zoo finished earlier" in again.stdout
+    assert (grid / "0" / "results.json").read_bytes() == kept  # finished: left as it was
+    assert sorted(p.parent.name for p in grid.glob("*/results.json")) == ["0", "1", "2"]
+    stopped = int((out_dir / "stopped.tsv").read_text().split("\t")[1])
+    (line,) = [l for l in times.read_text().splitlines() if l.startswith("grid/zoo\t")]
+    assert int(line.split("\t")[1]) >= stopped >= 0  # the stopped segment counts
+    assert "| zoo | " in again.stdout and "runs, " in again.stdout  # the report
