@@ -15,7 +15,8 @@
 # its wall time adds the stopped segments, each up to the last file it wrote); a stopped
 # study is left as it is. To add trials to a study, launch it yourself with
 # hydra.sweep.dir=OUT_DIR/search/DATASET (each launch adds n_trials).
-# LAUNCHER: local (joblib, 2 jobs: the default), basic or slurm.
+# LAUNCHER: local (joblib, 2 jobs: the default), basic or slurm. CLAM_GRID_ARGS: overrides that
+# replace the paper grid's (a quick check: "head.beta=0.1,1.0 head.epochs=3").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA_DIR=${1:?usage: scripts/clam_search.sh DATA_DIR OUT_DIR [--grid] [overrides...]}
