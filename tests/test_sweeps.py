@@ -8,6 +8,7 @@ import math
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib.image as plt_image
 import optuna
@@ -366,15 +367,21 @@ def test_a_study_through_the_cli_and_joblib_continues_and_survives_failed_trials
             assert t.state == TrialState.PRUNED and 0 in results["test"]["cluster_sizes"]
 
 
-@pytest.mark.slow
-def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(tmp_path):
+def blobs_table(data: Path, n: int, features: int, centers: int, seed: int) -> Path:
+    """A folder whose zoo.csv is a blobs table (features, then a letter label), as the
+    shared Zoo file is laid out."""
     from sklearn.datasets import make_blobs
 
-    x, y = make_blobs(60, n_features=4, centers=3, random_state=0)
-    data = tmp_path / "data"
+    x, y = make_blobs(n, n_features=features, centers=centers, random_state=seed)
     data.mkdir()
     rows = [",".join([*map(str, row), "abc"[label]]) for row, label in zip(x, y, strict=True)]
     (data / "zoo.csv").write_text("\n".join(rows) + "\n")
+    return data
+
+
+@pytest.mark.slow
+def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(tmp_path):
+    data = blobs_table(tmp_path / "data", n=60, features=4, centers=3, seed=0)
     # head.init, searched by clam_search, is fixed here: the command line's override wins.
     quick = ["hydra.sweeper.n_trials=2", "head.epochs=3", "head.restarts=1", "head.init=kmeans++"]
     out = run_script("clam_search.sh", str(data), str(tmp_path / "out"), *quick)
@@ -408,13 +415,7 @@ def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(t
 
 @pytest.mark.slow  # a study, a grid and its continuation through the script: 1-2 min
 def test_clam_search_script_continues_a_stopped_grid(tmp_path):
-    from sklearn.datasets import make_blobs
-
-    x, y = make_blobs(40, n_features=3, centers=2, random_state=1)
-    data = tmp_path / "data"
-    data.mkdir()
-    rows = [",".join([*map(str, row), "ab"[label]]) for row, label in zip(x, y, strict=True)]
-    (data / "zoo.csv").write_text("\n".join(rows) + "\n")
+    data = blobs_table(tmp_path / "data", n=40, features=3, centers=2, seed=1)
     quick = "head.epochs=3 head.restarts=1 head.init=kmeans++"
     env = {"CLAM_GRID_ARGS": f"head.beta=0.1,1.0,3.0 {quick}"}
     out_dir = tmp_path / "out"
