@@ -123,14 +123,14 @@ RULES: dict[str, Rule] = {
 
 
 def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str]]]:
-    """(dotted key, the keys its schema does have) for every key of ``node`` and its children
-    that the dataclass behind it lacks: a ``+key=value`` typo, which no code would read."""
+    """(dotted key, the field names its schema does have) for every key of ``node`` and its
+    children that the dataclass behind it lacks: a ``+key=value`` typo, which no code reads."""
     kind = OmegaConf.get_type(node)
     known = [f.name for f in dataclasses.fields(kind)] if dataclasses.is_dataclass(kind) else None
     found = []
     for key in node.keys():
         if known is not None and key not in known:
-            found.append((f"{prefix}{key}", [f"{prefix}{name}" for name in known]))
+            found.append((f"{prefix}{key}", known))
         elif isinstance(node._get_node(key), DictConfig) and not OmegaConf.is_missing(node, key):
             found += unknown_keys(node[key], f"{prefix}{key}.")
     return found
@@ -139,9 +139,10 @@ def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, list[str
 def check_config(cfg: DictConfig) -> None:
     """A UserError naming a key no schema has, else the first key whose value breaks its rule
     in :data:`RULES`."""
-    for key, known in unknown_keys(cfg)[:1]:
+    if unknown := unknown_keys(cfg):
+        key, known = unknown[0]
         prefix, _, name = key.rpartition(".")
-        close = difflib.get_close_matches(name, [k.rpartition(".")[2] for k in known], n=1)
+        close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {'.'.join(filter(None, (prefix, close[0])))}? " if close else ""
         raise UserError(
             f"{key} is not a setting of this config (a '+' override added it, and nothing "

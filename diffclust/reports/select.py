@@ -117,9 +117,8 @@ def wide(
     for row in rows:
         if row[metric] is not None:
             table[tuple(row[k] for k in others)][column_name(row, columns)] = row[metric][0]
-    compared, higher = versus, higher_is_better(metric)
-    if higher is None:  # no gains, no wins: "more" is not "better" for a count
-        versus = None
+    higher = higher_is_better(metric)  # None for a count: "more" is not "better"
+    scored = versus if higher is not None else None  # the reference of gains and W/L
     sign = 1 if higher else -1
     header = [*others, *order]
     lines = [f"{metric}\n", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -130,20 +129,20 @@ def wide(
         for method in order:
             value = values.get(method)
             cell = "–" if value is None else f"{value:.3f}"
-            if versus and method != versus and value is not None and versus in values:
-                ours = values[versus]
+            if scored and method != scored and value is not None and scored in values:
+                ours = values[scored]
                 if value != 0:
                     cell += f" ({sign * (ours - value) / abs(value):+.0%})"
                 wins[method] += sign * (ours - value) > 0
                 losses[method] += sign * (ours - value) < 0
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
-    if versus:
+    if scored:
         tally = ["–" if m == versus else f"{wins[m]}/{losses[m]}" for m in order]
         label = [f"{versus} W/L"] + [""] * (len(others) - 1) if others else []
         lines.append("| " + " | ".join(label + tally) + " |")
         gain = f"({versus} - column)" if higher else f"(column - {versus})"
         lines.append(f"\n(gain) = {gain} / |column|: positive where {versus} wins.")
-    elif compared is not None:
+    elif versus is not None:
         lines.append(f"\nNo gains or W/L: a higher {metric} is not better or worse by its name.")
     return "\n".join(lines) + "\n"
