@@ -320,8 +320,11 @@ PROVENANCE_BY = ("provenance.commit", "provenance.dirty", "provenance.device.kin
 
 
 def run_name(overrides: list[str]) -> str:
-    """``fashion_mnist_semi,split.n_labelled=250,split.k_withheld=0,seed=0``."""
-    return ",".join(o.removeprefix("+experiment=") for o in overrides)
+    """``fashion_mnist_semi,split.n_labelled=250,split.k_withheld=0,seed=0``; a list value
+    is written in parentheses, ``backbone.channels=(32,64)``: checkpoints cannot live under
+    a ``[`` (see `Checkpoints`)."""
+    name = ",".join(o.removeprefix("+experiment=") for o in overrides)
+    return name.translate(str.maketrans("[]", "()"))
 
 
 def diffclust_command() -> list[str]:

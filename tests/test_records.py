@@ -108,6 +108,27 @@ def test_of_equal_errors_the_first_checkpoint_is_the_best_and_is_kept(tmp_path):
     checkpoints.close()
 
 
+def test_checkpoints_under_a_glob_character_are_refused_before_training(tmp_path):
+    run = tmp_path / "backbone.channels=[32,64]"
+    with pytest.raises(UserError, match=r"holding \*, \? or \[.*without them"):
+        Checkpoints(run, resume=False)
+    assert not (run / "checkpoints").exists()
+
+
+def test_orbax_still_cannot_restore_under_a_bracket(tmp_path):
+    """Why the refusal above: orbax commits a checkpoint under a `[` that it cannot read back
+    (etils globs the path unescaped, so the shards are never merged). When this starts to
+    fail, orbax is fixed and the refusal can go."""
+    import orbax.checkpoint as ocp
+
+    directory = tmp_path / "a[1]"
+    with ocp.CheckpointManager(directory) as manager:
+        manager.save(1, args=ocp.args.StandardSave({"w": jnp.ones(3)}))
+    assert (directory / "1" / "commit_success.txt").is_file()  # marked as committed
+    with ocp.CheckpointManager(directory) as manager, pytest.raises(Exception, match="zarray"):
+        manager.restore(1, args=ocp.args.StandardRestore({"w": jnp.zeros(3)}))
+
+
 def write_lines(path: Path, lines: list[str], end: str = "\n") -> None:
     path.write_text("\n".join(lines) + end)
 

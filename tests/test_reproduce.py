@@ -2,6 +2,7 @@
 byte; a study's runs are named by their command line, and recorded runs are never run again."""
 
 import filecmp
+import glob
 import importlib.util
 import json
 import shutil
@@ -60,6 +61,7 @@ def test_every_study_names_its_runs_by_command_line_and_seed():
     for study in reproduce.STUDIES.values():  # no two runs of a study share a folder
         runs = [reproduce.run_name(o) for o in study.runs()]
         assert len(set(runs)) == len(runs)
+        assert all(glob.escape(run) == run for run in runs)  # checkpoints can live there
 
 
 def test_recorded_runs_are_skipped_and_unfinished_ones_resumed(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import math
 from pathlib import Path
 
@@ -36,6 +37,14 @@ class Checkpoints:
 
     def __init__(self, run_dir: Path, resume: bool):
         directory = (run_dir / "checkpoints").resolve()
+        if glob.escape(str(directory)) != str(directory):
+            # etils' epath globs `directory/ocdbt.process_*` with the directory unescaped, so
+            # under a `[` orbax finds no shards, skips their merge, and the checkpoint it
+            # marks committed cannot be restored.
+            raise UserError(
+                f"{run_dir}: orbax cannot restore checkpoints under a path holding *, ? or [ "
+                "(it finds their files by glob); choose a hydra.run.dir without them"
+            )
         if directory.exists() and any(directory.iterdir()) and not resume:
             raise UserError(
                 f"{run_dir} already holds checkpoints; pass resume=true to continue that run, "
