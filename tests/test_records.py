@@ -15,6 +15,7 @@ from diffclust.errors import UserError
 from diffclust.strict_json import dumps
 from diffclust.training.checkpoints import Checkpoints
 from diffclust.training.records import (
+    UNRECORDED,
     Records,
     read_clock,
     read_jsonl,
@@ -67,9 +68,13 @@ def test_results_and_records_write_nan_and_inf_as_null(tmp_path):
     ]
     write_clock(tmp_path, 3, math.inf)
     assert strict_load((tmp_path / "clock.json").read_text()) == {"step": 3, "elapsed_s": None}
-    write_clock(tmp_path, 4, 2.5, 4.25)  # two threads busy: more CPU than wall time
-    assert read_clock(tmp_path, 4) == (2.5, 4.25) and read_clock(tmp_path, 3) == (0.0, None)
-    assert read_clock(tmp_path, None) == (0.0, 0.0)  # a fresh run
+    segments = [{"from_step": 0, "commit": "abc"}, {"from_step": 2, "commit": "def"}]
+    write_clock(tmp_path, 4, 2.5, 4.25, segments)  # two threads busy: more CPU than wall time
+    assert read_clock(tmp_path, 4) == (2.5, 4.25, segments)
+    assert read_clock(tmp_path, 3) == (0.0, None, [UNRECORDED])  # not this checkpoint's
+    assert read_clock(tmp_path, None) == (0.0, 0.0, [])  # a fresh run
+    write_clock(tmp_path, 5, 1.0)  # as runs wrote it before segments were recorded
+    assert read_clock(tmp_path, 5) == (1.0, None, [UNRECORDED])
     assert strict_load(dumps(NON_FINITE)) == EXPECTED
 
 

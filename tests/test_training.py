@@ -12,7 +12,7 @@ from runner_helpers import compose_config, run_cli
 from diffclust.data import DATASETS, load_dataset
 from diffclust.errors import UserError
 from diffclust.training.batches import eval_batches
-from diffclust.training.records import read_jsonl
+from diffclust.training.records import UNRECORDED, read_jsonl
 from diffclust.training.train import train_and_evaluate
 
 QUICK = ("+experiment=digits_full", "loss.num_samples=50", "quiet=true")
@@ -104,6 +104,14 @@ def test_resume_continues_to_the_same_records(tmp_path):
     segment = time.time() - begun
     assert results["steps"] == 60
     assert read_jsonl(cut / "metrics.jsonl") == read_jsonl(whole / "metrics.jsonl")
+    # Each segment's code and device: the first is not known (its clock.json above predates
+    # segments), the resumed one is this process's.
+    provenance = results["provenance"]
+    first, resumed = provenance["segments"]
+    assert first == UNRECORDED and resumed["from_step"] == 40
+    assert (resumed["commit"], resumed["device"]) == (provenance["commit"], provenance["device"])
+    (whole_segment,) = json.loads((whole / "results.json").read_text())["provenance"]["segments"]
+    assert whole_segment["from_step"] == 0 and whole_segment["commit"] == provenance["commit"]
     # The wall time counts the first segment up to its checkpoint, and this one.
     assert earlier < results["wall_time_s"] <= earlier + segment + 0.1
 

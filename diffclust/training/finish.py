@@ -95,7 +95,10 @@ def test_and_write(
         "num_labelled": int(np.sum(parts.split.known)),
         "num_holdout": len(parts.split.holdout),
         "config": recorder.config,
-        "provenance": provenance(data.checksum(), recorder.started),
+        "provenance": {
+            **provenance(data.checksum(), recorder.started),
+            "segments": recorder.segments,
+        },
     }
     recorder.write_results(results)  # before the pictures: they cannot cost the results
     if cfg.train.pictures:

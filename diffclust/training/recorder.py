@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from diffclust.loggers import build_logger
 from diffclust.training.checkpoints import Checkpoints
+from diffclust.training.provenance import code_version, devices, iso_utc
 from diffclust.training.records import Records, read_clock, read_jsonl, write_clock, write_results
 
 
@@ -28,7 +29,10 @@ class Recorder:
         self.checkpoints = Checkpoints(run_dir, cfg.resume) if checkpoints else None
         self.resumed_from = self.checkpoints.latest_step() if cfg.resume and checkpoints else None
         self.records = Records(run_dir, self.resumed_from)
-        self.earlier_s, self.earlier_cpu_s = read_clock(run_dir, self.resumed_from)  # before
+        self.earlier_s, self.earlier_cpu_s, earlier = read_clock(run_dir, self.resumed_from)
+        # Which code and device ran each segment: a resume may run other code than the start.
+        this = {"from_step": self.resumed_from or 0, "started": iso_utc(self.started)}
+        self.segments = [*earlier, {**this, **code_version(), "device": devices()}]
         self.config = OmegaConf.to_container(cfg, resolve=True)
         self.logger = build_logger(cfg.logger, run_dir, self.config, experiment or run_dir.name)
 
@@ -53,7 +57,7 @@ class Recorder:
     def save(self, step: int, state: dict, val_error: float) -> None:
         with deferred_interrupt():  # Ctrl-C lands after the checkpoint, not inside orbax
             self.checkpoints.save(step, state, val_error)
-            write_clock(self.run_dir, step, self.elapsed_s(), self.cpu_s())
+            write_clock(self.run_dir, step, self.elapsed_s(), self.cpu_s(), self.segments)
 
     def elapsed_s(self) -> float:
         """Wall time of the run: every earlier segment up to its checkpoint, and this one."""

@@ -1,6 +1,7 @@
 """A run's files: its config (see :func:`run_config_path`), metrics.jsonl (one record per log
 or evaluation), results.json, and clock.json (the training time up to the latest checkpoint,
-wall and CPU, so a resumed run reports its whole time). Every JSON file is strict JSON (NaN and inf
+wall and CPU, so a resumed run reports its whole time, and the code and device of each
+segment that ran it). Every JSON file is strict JSON (NaN and inf
 written as null, see diffclust/strict_json.py).
 
 A kill while a record is written can leave the last line of metrics.jsonl torn: reading
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 from diffclust.errors import UserError
 from diffclust.strict_json import dumps
@@ -86,25 +88,45 @@ def write_results(run_dir: Path, results: dict) -> None:
     _write_atomically(run_dir / "results.json", dumps(results, indent=2) + "\n")
 
 
-def write_clock(run_dir: Path, step: int, elapsed_s: float, cpu_s: float | None = None) -> None:
+class Clock(NamedTuple):
+    """What a run spent before resuming: wall and CPU time (None: not known) and the
+    segments that ran it, each ``{"from_step", "started", "commit", "dirty", "device"}``."""
+
+    elapsed_s: float
+    cpu_s: float | None
+    segments: list[dict]
+
+
+# An earlier segment that a clock.json from before segments were recorded cannot name.
+UNRECORDED = {"from_step": 0, "commit": None, "unrecorded": True}
+
+
+def write_clock(
+    run_dir: Path,
+    step: int,
+    elapsed_s: float,
+    cpu_s: float | None = None,
+    segments: list[dict] | None = None,
+) -> None:
     """Records that reaching checkpoint ``step`` took ``elapsed_s`` seconds of wall time and
-    ``cpu_s`` seconds of the process's CPU time (None: not known)."""
+    ``cpu_s`` seconds of the process's CPU time (None: not known), run by ``segments``."""
     clock = {"step": step, "elapsed_s": round(elapsed_s, 2)}
     if cpu_s is not None:
         clock["cpu_s"] = round(cpu_s, 2)
+    if segments:
+        clock["segments"] = segments
     _write_atomically(run_dir / "clock.json", dumps(clock) + "\n")
 
 
-def read_clock(run_dir: Path, step: int | None) -> tuple[float, float | None]:
-    """(wall time, CPU time) spent before resuming from checkpoint ``step``: (0, 0) for a
-    fresh run, CPU None for a run whose clock.json predates it (or no clock.json)."""
+def read_clock(run_dir: Path, step: int | None) -> Clock:
+    """What was spent before resuming from checkpoint ``step``: nothing for a fresh run; CPU
+    None and an unrecorded segment for a run whose clock.json predates them (or has none)."""
     path = run_dir / "clock.json"
     if step is None:
-        return 0.0, 0.0
-    if not path.exists():
-        return 0.0, None
-    clock = json.loads(path.read_text())
+        return Clock(0.0, 0.0, [])
+    clock = json.loads(path.read_text()) if path.exists() else {}
     if clock.get("step") != step:
-        return 0.0, None
+        return Clock(0.0, None, [UNRECORDED])
     cpu = clock.get("cpu_s")
-    return float(clock["elapsed_s"]), None if cpu is None else float(cpu)
+    segments = clock.get("segments") or [UNRECORDED]
+    return Clock(float(clock["elapsed_s"]), None if cpu is None else float(cpu), segments)
