@@ -60,7 +60,6 @@ def study_progress(search_dir: Path, targets: list[float | None], within: float)
     return {
         "trials": len(study.trials),
         "best": best.value if best else None,
-        "best_trial": best.number if best else None,
         "first": [first_within(complete, target, within) for target in targets],
     }
 
