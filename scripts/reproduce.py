@@ -232,7 +232,7 @@ STUDIES = {
 RUN_METRICS = ("best_step", "steps", "wall_time_s")
 CLAM_METRICS = ("test.silhouette", "test.clusters_used", "test.nmi", "test.ari", "wall_time_s")
 CLAM_SELECT = ("--select", "test.silhouette", "--wide", "head.name", "--versus", "clam")
-OT_METRICS = ("test.accuracy", "test.nmi", "test.ari", "steps", "wall_time_s")
+OT_METRICS = ("test.accuracy", "test.nmi", "test.ari", "test.clusters_used", "steps", "wall_time_s")
 TABLES = {
     "forest_supervised": Table(
         "forest_supervised",
