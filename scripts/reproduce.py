@@ -19,7 +19,8 @@ data) is recorded with a ``refused`` mark and not launched again unless ``--retr
 ``<!-- /table -->`` with ``diffclust tables`` of that table's runs (also kept as
 reproductions/tables/NAME.{md,csv}); run it on a clean checkout and ``git diff`` shows
 nothing. Options: --work DIR (full run folders, default outputs/reproductions), --records DIR
-(default reproductions), --dry-run (print the commands), --retry-refused.
+(default reproductions), --dry-run (print the commands), --retry-refused, --jobs N (runs at
+a time: on a machine with spare cores, a grid of single-threaded trainings finishes sooner).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -341,14 +343,16 @@ def run_study(
     dry_run: bool,
     clam_data: Path | None = None,
     retry_refused: bool = False,
+    jobs: int = 1,
 ) -> None:
-    """Every run of ``study`` whose summary is not in ``records``, one after another (and
-    not one the tool refused before, unless ``retry_refused``)."""
+    """Every run of ``study`` whose summary is not in ``records`` (and not one the tool
+    refused before, unless ``retry_refused``), ``jobs`` at a time, in the study's order."""
     data = []
     if study.clam_data:
         if clam_data is None or not clam_data.is_dir():
             raise SystemExit(f"reproduce.py: {name} reads its tables from --clam-data DIR")
         data = [f"dataset.data_dir='{clam_data.resolve()}'"]
+    launches = []
     for overrides in study.runs():
         run = run_name(overrides)
         recorded, folder = records / "runs" / name / run, work / name / run
@@ -370,12 +374,21 @@ def run_study(
             *(["resume=true"] if resume else []),
         ]
         print(("would run: " if dry_run else "") + " ".join(command), flush=True)
-        if dry_run:
-            continue
-        refused = False
-        if not (folder / "results.json").is_file():
-            refused = subprocess.run(command, check=False).returncode == REFUSED_EXIT
-        record(folder, recorded, refused)
+        if not dry_run:
+            launches.append((command, folder, recorded))
+    # Threads only wait on the runs' processes; each run records itself as it ends, so a
+    # stopped sitting keeps every run that finished.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for done in [pool.submit(launch, *args) for args in launches]:
+            done.result()
+
+
+def launch(command: list[str], folder: Path, recorded: Path) -> None:
+    """Run ``command`` (unless its folder already holds a finished run) and record it."""
+    refused = False
+    if not (folder / "results.json").is_file():
+        refused = subprocess.run(command, check=False).returncode == REFUSED_EXIT
+    record(folder, recorded, refused)
 
 
 def record(folder: Path, recorded: Path, refused: bool = False) -> None:
@@ -474,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=Path, default=REPO / "reproductions")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument(
+        "--jobs", type=int, default=1, help="runs at a time (each a process; default 1)"
+    )
+    parser.add_argument(
         "--retry-refused", action="store_true", help="launch runs the tool refused before again"
     )
     parser.add_argument(
@@ -486,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.studies) - set(STUDIES))
     if unknown:
         parser.error(f"unknown studies {unknown}; choose from {sorted(STUDIES)}")
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: runs at a time must be 1 or more")
     if args.action == "list":
         status(args.records)
     elif args.action == "run":
@@ -499,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.dry_run,
                 args.clam_data,
                 args.retry_refused,
+                args.jobs,
             )
         if not args.dry_run:
             write_pages(args.records)

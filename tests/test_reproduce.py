@@ -142,3 +142,32 @@ def test_a_grid_without_one_side_of_its_welch_test_still_shows_its_table(tmp_pat
     table = reproduce.make_tables(records)["ot_table"]
     assert "| soft_kmeans |" in table and "| kmeans |" in table
     assert "No Welch test yet: --welch head.name=ot head.name=soft_kmeans" in table
+
+
+# A stand-in for `diffclust train`: it marks its start, waits until two runs have started (so
+# it finishes only if another run goes at the same time), then writes a finished run's files.
+FAKE_TRAIN = """
+import sys, time
+from pathlib import Path
+folder = Path(next(a for a in sys.argv if a.startswith("hydra.run.dir=")).split("=", 1)[1][1:-1])
+folder.mkdir(parents=True)
+(folder.parents[1] / ("started-" + folder.name)).touch()
+deadline = time.monotonic() + 120
+while len(list(folder.parents[1].glob("started-*"))) < 2:
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(0.05)
+for name in ("results.json", "config.yaml", "overrides.yaml", "metrics.jsonl"):
+    (folder / name).write_text("{}\\n")
+"""
+
+
+def test_jobs_run_a_study_s_runs_side_by_side_and_record_each(tmp_path, monkeypatch):
+    fake = tmp_path / "fake_train.py"
+    fake.write_text(FAKE_TRAIN)
+    monkeypatch.setattr(reproduce, "diffclust_command", lambda: [sys.executable, str(fake)])
+    study = reproduce.Study((("digits_full",),), seeds=3)
+    records, work = tmp_path / "records", tmp_path / "work"
+    reproduce.run_study("s", study, work, records, dry_run=False, jobs=2)
+    recorded = sorted(p.parent.name for p in records.glob("runs/s/*/results.json"))
+    assert recorded == [f"digits_full,seed={seed}" for seed in range(3)]
