@@ -12,8 +12,10 @@ after another; so a grid completes over several sittings, and each sitting's pro
 committed. A summary is the run's results.json (with its provenance), config.yaml,
 overrides.yaml and metrics.jsonl: no checkpoints. A failed run is recorded with its
 error.txt (the tables list it). A crash is retried by the next ``run``; a run the tool
-refused (exit 2: a setting it cannot learn from, such as a mask of 0 features, or missing
-data) is recorded with a ``refused`` mark and not launched again unless ``--retry-refused``.
+refused (exit 2: a setting it cannot learn from, such as a mask of 0 features) is recorded
+with a ``refused`` mark and not launched again unless ``--retry-refused``. A run whose data
+is missing (exit 3) is not recorded and ends the sitting: with the data installed, the next
+``run`` makes it and the rest.
 
 ``pages`` rewrites, in each page, the text between ``<!-- table: NAME -->`` and
 ``<!-- /table -->`` with ``diffclust tables`` of that table's runs (also kept as
@@ -33,15 +35,17 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from diffclust.errors import EXIT_MISSING_DATA, EXIT_REFUSED
+
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY_FILES = ("results.json", "config.yaml", "overrides.yaml", "metrics.jsonl")
 REFUSED = "refused"  # beside error.txt: the CLI refused the run (exit 2), not worth retrying
-REFUSED_EXIT = 2
 
 
 @dataclass(frozen=True)
@@ -378,17 +382,31 @@ def run_study(
             launches.append((command, folder, recorded))
     # Threads only wait on the runs' processes; each run records itself as it ends, so a
     # stopped sitting keeps every run that finished.
+    stop = threading.Event()  # set once a run finds its data missing
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for done in [pool.submit(launch, *args) for args in launches]:
-            done.result()
+        outcomes = list(pool.map(lambda args: launch(*args, stop), launches))
+    if stop.is_set():
+        why = next(outcome for outcome in outcomes if outcome)
+        made = outcomes.count("")
+        raise SystemExit(f"reproduce.py: {name}: {len(outcomes) - made} runs not made: {why}")
 
 
-def launch(command: list[str], folder: Path, recorded: Path) -> None:
-    """Run ``command`` (unless its folder already holds a finished run) and record it."""
-    refused = False
+def launch(command: list[str], folder: Path, recorded: Path, stop: threading.Event) -> str | None:
+    """Run ``command`` (unless its folder already holds a finished run) and record it: "".
+    A run whose data is missing (exit 3) is not recorded, and sets ``stop``, after which no run
+    is launched (None): every run of the study would fail alike, and the next sitting, with
+    the data there, makes them. Returns the missing data's message."""
+    if stop.is_set():
+        return None
+    code = 0
     if not (folder / "results.json").is_file():
-        refused = subprocess.run(command, check=False).returncode == REFUSED_EXIT
-    record(folder, recorded, refused)
+        code = subprocess.run(command, check=False).returncode
+    if code == EXIT_MISSING_DATA:
+        stop.set()
+        error = folder / "error.txt"
+        return error.read_text().strip() if error.is_file() else "data missing (exit 3)"
+    record(folder, recorded, refused=code == EXIT_REFUSED)
+    return ""
 
 
 def record(folder: Path, recorded: Path, refused: bool = False) -> None:

@@ -171,3 +171,25 @@ def test_jobs_run_a_study_s_runs_side_by_side_and_record_each(tmp_path, monkeypa
     reproduce.run_study("s", study, work, records, dry_run=False, jobs=2)
     recorded = sorted(p.parent.name for p in records.glob("runs/s/*/results.json"))
     assert recorded == [f"digits_full,seed={seed}" for seed in range(3)]
+
+
+def test_missing_data_stops_a_sitting_and_records_nothing(tmp_path, monkeypatch):
+    # A run whose data is absent (exit 3) is not marked refused: installing the data and
+    # running again makes every run; the sitting launches no more runs after it.
+    fake = tmp_path / "fake_train.py"
+    fake.write_text(
+        "import sys\nfrom pathlib import Path\n"
+        "arg = next(a for a in sys.argv if a.startswith('hydra.run.dir='))\n"
+        "folder = Path(arg.split('=', 1)[1][1:-1])\n"
+        "folder.mkdir(parents=True)\n"
+        "(folder / 'config.yaml').write_text('seed: 0\\n')\n"
+        "(folder / 'error.txt').write_text('fashion_mnist not found (looked in /x)\\n')\n"
+        "sys.exit(3)\n"
+    )
+    monkeypatch.setattr(reproduce, "diffclust_command", lambda: [sys.executable, str(fake)])
+    study = reproduce.Study((("digits_full",),), seeds=3)
+    records, work = tmp_path / "records", tmp_path / "work"
+    with pytest.raises(SystemExit, match=r"s: 3 runs not made: fashion_mnist not found"):
+        reproduce.run_study("s", study, work, records, dry_run=False)
+    assert not records.exists()
+    assert [p.name for p in (work / "s").iterdir()] == ["digits_full,seed=0"]

@@ -138,7 +138,8 @@ def test_missing_dataset_directory_fails_cleanly(tmp_path):
         f"dataset.data_dir={tmp_path}/nope",
         f"hydra.run.dir={tmp_path}/run",
     )
-    assert out.returncode == 2 and "Traceback" not in out.stderr
+    # exit 3, not 2: the launch is sound, the data is absent (a grid runner launches it again)
+    assert out.returncode == 3 and "Traceback" not in out.stderr
     assert "does not exist" in out.stderr
 
 

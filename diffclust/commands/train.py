@@ -20,7 +20,7 @@ from diffclust.config import register_configs
 from diffclust.config.checks import check_config
 from diffclust.config.errors import config_error_line, yaml_error_line
 from diffclust.config.schema import CONF_DIR
-from diffclust.errors import UserError
+from diffclust.errors import UserError, exit_code
 from diffclust.sweeps import register_sweeper
 from diffclust.training.identity import (
     FINISHED,
@@ -58,11 +58,11 @@ def _train(cfg) -> None:
 
 
 def refuse(err: UserError, run_dir: Path, sweep: bool) -> None:
-    """A launch refused before it touched ``run_dir``: one line, exit 2 (a sweep goes on,
+    """A launch refused before it touched ``run_dir``: one line, exit 2 or 3 (a sweep goes on,
     its failed job recorded in an error.txt if the job's directory holds no other run)."""
     print(f"diffclust train: error: {err}", file=sys.stderr)
     if not sweep:
-        raise SystemExit(2)
+        raise SystemExit(exit_code(err))
     FAILED.add(str(run_dir))
     if not held_files(run_dir):
         (run_dir / "error.txt").write_text(f"{err}\n")
@@ -81,7 +81,7 @@ def run_job(cfg, run_dir: Path, hydra_cfg, sweep: bool) -> dict | None:
         print(f"diffclust train: error: {err}", file=sys.stderr)
         (run_dir / "error.txt").write_text(f"{err}\n")  # a failed run says why, for tables
         if not sweep:  # the other jobs of a sweep go on
-            raise SystemExit(2) from None
+            raise SystemExit(exit_code(err)) from None
     except KeyboardInterrupt:
         latest = latest_checkpoint(run_dir)
         kept = "before its first checkpoint" if latest is None else f"(checkpoint {latest} kept)"

@@ -17,7 +17,7 @@ from diffclust.data import sources
 from diffclust.data.dataset import Dataset, scale_pixels, stratified_holdout, with_validation
 from diffclust.data.denoise import noisy_mixture
 from diffclust.data.tabular import read_table, standardize
-from diffclust.errors import UserError
+from diffclust.errors import MissingData, UserError
 from diffclust.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
@@ -204,7 +204,7 @@ def table_path(cfg: TableConfig) -> Path:
         path = Path(cfg.data_dir or ".").expanduser() / path
     if not path.is_file():
         where = f" (published at {cfg.url})" if cfg.url else ""
-        raise UserError(f"{path} not found: dataset={cfg.name} needs {cfg.file}{where} there")
+        raise MissingData(f"{path} not found: dataset={cfg.name} needs {cfg.file}{where} there")
     return path
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from diffclust.data import cifar
 from diffclust.data.idx import read_idx
-from diffclust.errors import UserError
+from diffclust.errors import MissingData
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 TFDS_NAMES = ("mnist", "fashion_mnist", "cifar10")  # tensorflow-datasets names of ours
@@ -119,14 +119,14 @@ def find(name: str, data_dir: str | None) -> Found:
     if data_dir is not None:
         directory = Path(data_dir).expanduser()
         if not directory.is_dir():
-            raise UserError(
+            raise MissingData(
                 f"dataset.data_dir={data_dir} does not exist; point it at the folder that holds "
                 f"the {name} files, or remove the override to use the default locations"
             )
         found = read_dir(directory) or tfds_prepared(name, str(directory))
         if found is not None:
             return found
-        raise UserError(
+        raise MissingData(
             f"{directory} does not hold the {name} files: {expected_files(name)} (nor tfds' "
             f"prepared {name})"
         )
@@ -139,7 +139,7 @@ def find(name: str, data_dir: str | None) -> Found:
     looked.append("tensorflow-datasets' data dir (~/tensorflow_datasets or $TFDS_DATA_DIR)")
     if found is not None:
         return found
-    raise UserError(
+    raise MissingData(
         f"{name} not found (looked in {'; '.join(looked)}); pass dataset.data_dir=DIR with "
         f"{expected_files(name)}, or run `diffclust data prepare {name}` with internet access"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffclust.errors import UserError
+from diffclust.errors import MissingData, UserError
 
 FORMATS = ("auto", "csv", "whitespace", "svmlight", "npz", "mat")
 MISSING = {"", "?", "na", "nan", "null"}
@@ -168,7 +168,7 @@ def read_table(
     """Reads a labelled feature table; see the module docstring."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UserError(f"{path} does not exist; check dataset.data_dir and dataset.file")
+        raise MissingData(f"{path} does not exist; check dataset.data_dir and dataset.file")
     if impute not in IMPUTE:
         raise UserError(f"dataset.impute={impute!r}; use none or mean")
     kind = _format_of(path, fmt)
