@@ -4,6 +4,7 @@ under reproductions/runs/, and regenerate the tables of the reproductions/ pages
     python scripts/reproduce.py list                       # the studies and what is done
     python scripts/reproduce.py run STUDY [STUDY ...]      # the runs not yet recorded, then pages
     python scripts/reproduce.py pages                      # every table, from the records only
+    python scripts/reproduce.py audit                      # budgets, steps, commits of each run
 
 A run is named by its experiment, overrides and seed (``fashion_mnist_full,seed=0``). ``run``
 skips a run whose summary is recorded, continues one that a previous sitting left unfinished
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import random
 import re
 import shutil
@@ -497,9 +499,82 @@ def status(records: Path) -> None:
         )
 
 
+def run_problems(
+    results: dict, evaluations: list[tuple[int, float]], history: set[str]
+) -> list[str]:
+    """What makes a recorded run untrustworthy: a commit (of the run or of any segment of a
+    resumed run) not in this repository's history, code that differed from it (dirty), a
+    tested step that is not the first of the lowest validation errors in its metrics
+    (``evaluations``: (step, val_clustering_error)), or a run that stopped before its budget
+    (``train.steps``) without ``patience`` steps since that best one."""
+    problems, provenance, train = [], results.get("provenance", {}), results["config"]["train"]
+    commits = [provenance.get("commit")]
+    commits += [s.get("commit") for s in provenance.get("segments") or () if isinstance(s, dict)]
+    problems += [
+        f"commit {c} is not in this repository's history" for c in commits if c and c not in history
+    ]
+    if not provenance.get("commit"):
+        problems.append("no commit recorded")
+    if provenance.get("dirty"):
+        problems.append("made from uncommitted code (dirty)")
+    steps, best, budget = results["steps"], results["best_step"], train["steps"]
+    if train["select"] == "best" and evaluations:
+        first_best = min(evaluations, key=lambda e: (e[1], e[0]))[0]
+        if best != first_best:
+            problems.append(
+                f"tested step {best}, but the first lowest validation error is at {first_best}"
+            )
+        best = first_best
+    if steps != budget and not (steps < budget and steps - best >= train["patience"]):
+        problems.append(
+            f"stopped at step {steps} of {budget} (best {best}, patience {train['patience']})"
+        )
+    return problems
+
+
+def evaluations(metrics: Path) -> list[tuple[int, float]]:
+    """(step, validation clustering error) of each scored evaluation in a metrics.jsonl."""
+    lines = (json.loads(line) for line in metrics.read_text().splitlines() if line.strip())
+    return [
+        (line["step"], line["val_clustering_error"])
+        for line in lines
+        if line.get("val_clustering_error") is not None
+    ]
+
+
+def audit(records: Path) -> bool:
+    """Per study: runs recorded against the study's count, their budgets, steps and commits,
+    and every run with a problem (`run_problems`). True when no run has one."""
+    history = set(
+        subprocess.run(
+            ["git", "-C", str(REPO), "rev-list", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    clean = True
+    for name, study in STUDIES.items():
+        found = [records / "runs" / name / run_name(o) / "results.json" for o in study.runs()]
+        runs = [json.loads(f.read_text()) for f in found if f.is_file()]
+        budgets = sorted(
+            {(r["config"]["train"]["steps"], r["config"]["train"]["patience"]) for r in runs}
+        )
+        steps = [r["steps"] for r in runs]
+        commits = {r["provenance"]["commit"][:7] for r in runs}
+        print(
+            f"{name}: {len(runs)} / {len(found)} runs; budget (steps, patience) "
+            f"{', '.join(map(str, budgets)) or '-'}; steps made {min(steps, default='-')}"
+            f"–{max(steps, default='-')}; commits {', '.join(sorted(commits)) or '-'}"
+        )
+        for f, results in zip([f for f in found if f.is_file()], runs, strict=True):
+            scored = evaluations(f.with_name("metrics.jsonl"))
+            for problem in run_problems(results, scored, history):
+                clean = False
+                print(f"  {f.parent.name}: {problem}")
+    return clean
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("list", "run", "pages"))
+    parser.add_argument("action", choices=("list", "run", "pages", "audit"))
     parser.add_argument("studies", nargs="*", help=f"for run: any of {sorted(STUDIES)}")
     parser.add_argument("--work", type=Path, default=REPO / "outputs" / "reproductions")
     parser.add_argument("--records", type=Path, default=REPO / "reproductions")
@@ -524,6 +599,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--jobs {args.jobs}: runs at a time must be 1 or more")
     if args.action == "list":
         status(args.records)
+    elif args.action == "audit":
+        return 0 if audit(args.records) else 1
     elif args.action == "run":
         for name in args.studies or parser.error("run needs one or more studies"):
             study = STUDIES[name]

@@ -193,3 +193,36 @@ def test_missing_data_stops_a_sitting_and_records_nothing(tmp_path, monkeypatch)
         reproduce.run_study("s", study, work, records, dry_run=False)
     assert not records.exists()
     assert [p.name for p in (work / "s").iterdir()] == ["digits_full,seed=0"]
+
+
+def test_every_committed_run_passes_the_audit(tmp_path, capsys):
+    # Issue 21: each recorded run names a commit of this repository, clean, and ran its
+    # budget or stopped early for patience counted from the step it tested.
+    assert reproduce.audit(committed_records(tmp_path)), capsys.readouterr().out
+
+
+def run_record(steps=2000, best=900, select="best", commit="abc", dirty=False) -> dict:
+    train = {"steps": 2000, "patience": 1000, "select": select}
+    provenance = {"commit": commit, "dirty": dirty, "segments": [{"commit": commit}]}
+    return {"steps": steps, "best_step": best, "config": {"train": train}, "provenance": provenance}
+
+
+def test_the_audit_names_what_makes_a_run_untrustworthy():
+    scored = [(900, 0.1), (1300, 0.1), (1900, 0.2)]  # a tie: the first counts
+    assert reproduce.run_problems(run_record(1900, 900), scored, {"abc"}) == []
+    assert reproduce.run_problems(run_record(2000, 900), scored, {"abc"}) == []
+    # orbax once kept the last of equal errors (fixed in c725645): step 1300 tested
+    assert reproduce.run_problems(run_record(1900, 1300), scored, {"abc"}) == [
+        "tested step 1300, but the first lowest validation error is at 900"
+    ]
+    # stopped 600 steps after its best with a patience of 1000
+    assert reproduce.run_problems(run_record(1500, 900), scored[:2], {"abc"}) == [
+        "stopped at step 1500 of 2000 (best 900, patience 1000)"
+    ]
+    assert reproduce.run_problems(run_record(2000, 2000, "last"), scored, {"abc"}) == []
+    problems = reproduce.run_problems(run_record(commit="zzz", dirty=True), scored, {"abc"})
+    assert problems == [
+        "commit zzz is not in this repository's history",
+        "commit zzz is not in this repository's history",  # its one segment too
+        "made from uncommitted code (dirty)",
+    ]
