@@ -70,7 +70,8 @@ def row_label(row: dict, keys: list[str]) -> str:
 
 
 def markdown(rows: list[dict], keys: list[str], metrics: list[str], ranges: bool = False) -> str:
-    """One line per group; cells "mean ± std", with ``ranges`` also "[min, max]"."""
+    """One line per group; cells "mean ± std" (a single run's value alone), with ``ranges``
+    also "[min, max]"."""
     header = [*keys, "n", *metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
@@ -80,7 +81,9 @@ def markdown(rows: list[dict], keys: list[str], metrics: list[str], ranges: bool
             # Counts and steps (recorded as integers) read as such, not with 4 decimals.
             whole = row[f"{metric}.whole"]
             form = ".1f" if whole else ".4f"
-            cell = "–" if value is None else f"{value[0]:{form}} ± {value[1]:{form}}"
+            cell = "–" if value is None else f"{value[0]:{form}}"
+            if len(values) > 1:  # one run has no spread to show (not a spread of 0)
+                cell += f" ± {value[1]:{form}}"
             if value is not None and ranges:
                 low, high = min(values), max(values)
                 cell += f" [{low:.0f}, {high:.0f}]" if whole else f" [{low:.4f}, {high:.4f}]"
@@ -107,7 +110,13 @@ def csv_text(rows: list[dict], keys: list[str], metrics: list[str]) -> str:
             line += (
                 ["", "", "", "", 0]
                 if value is None
-                else [value[0], value[1], min(values), max(values), len(values)]
+                else [
+                    value[0],
+                    value[1] if len(values) > 1 else "",
+                    min(values),
+                    max(values),
+                    len(values),
+                ]
             )
         writer.writerow(line)
     return out.getvalue()
