@@ -356,3 +356,33 @@ def test_versus_counts_a_lower_error_as_a_win_and_no_wins_on_a_count():
     table = wide(counts, keys, cols, "test.clusters_used", versus="clam")
     assert "| zoo | 5.000 | 7.000 |" in table and "clam W/L" not in table
     assert "No gains or W/L: a higher test.clusters_used is not better" in table
+
+
+def test_one_table_of_several_sweeps_and_a_welch_test_between_cells(tmp_path, capsys):
+    # The forest paper's claim compares cells that differ in two keys (forest with 250
+    # labels, cross-entropy with 5000), recorded in two sweeps.
+    from scipy.stats import ttest_ind
+
+    from diffclust.commands.tables import main
+    from diffclust.reports.tables import parse_side
+
+    cells = {("forest", 250): [0.22, 0.23, 0.25], ("classifier", 5000): [0.16, 0.17, 0.15]}
+    for (head, n), values in cells.items():
+        for seed, value in enumerate(values):
+            sweep = tmp_path / ("a" if seed < 2 else "b")  # seed 2 of each in the second
+            make_run(sweep, f"{head}{n}-{seed}", config(n, head, seed), results(value))
+    make_run(tmp_path / "b", "failed", config(250, "forest", 3), error="boom")
+    forest, ce = (
+        "head.name=forest,split.n_labelled=250",
+        "head.name=classifier,split.n_labelled=5000",
+    )
+    by = ["--by", "head.name", "split.n_labelled"]
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), *by, "--welch", forest, ce]) == 0
+    table = (tmp_path / "a" / "table.md").read_text()
+    p_value = ttest_ind(cells["forest", 250], cells["classifier", 5000], equal_var=False).pvalue
+    assert f"(all runs): {forest} 0.2333 vs {ce} 0.1600, p = {p_value:.3g}" in table
+    assert "| forest | 250 | 3 |" in table and "- failed: b/failed (boom)" in table
+    assert main([str(tmp_path / "a"), *by, "--welch", forest, "head.name=classifier"]) == 2
+    assert "both must set the same --by keys" in capsys.readouterr().err
+    side = parse_side("backbone.channels=[32,64],head.name=forest")
+    assert side == {"backbone.channels": "[32,64]", "head.name": "forest"}
