@@ -366,7 +366,11 @@ def test_one_table_of_several_sweeps_and_a_welch_test_between_cells(tmp_path, ca
     from diffclust.commands.tables import main
     from diffclust.reports.tables import parse_side
 
-    cells = {("forest", 250): [0.22, 0.23, 0.25], ("classifier", 5000): [0.16, 0.17, 0.15]}
+    cells = {
+        ("forest", 250): [0.22, 0.23, 0.25],
+        ("classifier", 5000): [0.16, 0.17, 0.15],
+        ("classifier", 250): [0.20, 0.21, 0.19],
+    }
     for (head, n), values in cells.items():
         for seed, value in enumerate(values):
             sweep = tmp_path / ("a" if seed < 2 else "b")  # seed 2 of each in the second
@@ -377,11 +381,13 @@ def test_one_table_of_several_sweeps_and_a_welch_test_between_cells(tmp_path, ca
         "head.name=classifier,split.n_labelled=5000",
     )
     by = ["--by", "head.name", "split.n_labelled"]
-    assert main([str(tmp_path / "a"), str(tmp_path / "b"), *by, "--welch", forest, ce]) == 0
+    heads = ["--welch", "head.name=forest", "head.name=classifier"]  # a second comparison
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), *by, "--welch", forest, ce, *heads]) == 0
     table = (tmp_path / "a" / "table.md").read_text()
     p_value = ttest_ind(cells["forest", 250], cells["classifier", 5000], equal_var=False).pvalue
     assert f"(all runs): {forest} 0.2333 vs {ce} 0.1600, p = {p_value:.3g}" in table
     assert "| forest | 250 | 3 |" in table and "- failed: b/failed (boom)" in table
+    assert "(split.n_labelled=250): head.name=forest 0.2333 vs head.name=classifier 0.2000" in table
     assert main([str(tmp_path / "a"), *by, "--welch", forest, "head.name=classifier"]) == 2
     assert "both must set the same --by keys" in capsys.readouterr().err
     side = parse_side("backbone.channels=[32,64],head.name=forest")

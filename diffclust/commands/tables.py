@@ -5,7 +5,8 @@ tables of the runs under each SWEEP_DIR, grouped by keys of their own files: res
 exist. Failed and unfinished runs are listed, never silently dropped.
 --plot KEY also draws each metric against that --by key, one line per value of the others;
 --range adds [min, max] to the Markdown cells (the CSV always has them); --welch KEY=A KEY=B
-adds Welch's t-test p-values between the groups that differ only in KEY (a side may set
+adds Welch's t-test p-values between the groups that differ only in KEY (repeat it for more
+comparisons; a side may set
 several keys: head.name=forest,split.n_labelled=250 head.name=classifier,split.n_labelled=5000).
 Several SWEEP_DIRs make one table of all their runs (written beside the first by default).
 --select METRIC keeps, per group, only the runs of the hyperparameter setting with the highest
@@ -44,7 +45,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--plot", metavar="KEY", help="x axis of STEM.png: one of the --by keys")
     parser.add_argument("--range", action="store_true", help="also [min, max] in each cell")
     parser.add_argument(
-        "--welch", nargs=2, metavar="KEY=VALUE", help="t-test between two cells of --by keys"
+        "--welch",
+        nargs=2,
+        action="append",
+        metavar="KEY=VALUE",
+        help="t-test between two cells of --by keys (may be repeated)",
     )
     parser.add_argument("--select", metavar="METRIC", help="best setting per group by METRIC")
     parser.add_argument(
@@ -80,7 +85,7 @@ def main(argv: list[str]) -> int:
         if args.select:
             chosen, selection = select_best(runs, args.by, args.select, args.allow_empty)
         rows, notes = summarise(chosen, args.by, metrics)
-        tests = welch_tests(rows, args.by, metrics, *args.welch) if args.welch else []
+        tests = [t for pair in args.welch or () for t in welch_tests(rows, args.by, metrics, *pair)]
         wides = [wide(rows, args.by, args.wide, m, args.versus) for m in metrics if args.wide]
     except UserError as err:
         print(f"diffclust tables: error: {err}", file=sys.stderr)
