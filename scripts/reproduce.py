@@ -37,7 +37,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -283,13 +282,11 @@ TABLES = {
     ),
     # The claim's cells with classes withheld at 5 seeds: 0-2 of the grid, 3-4 of the checks.
     "forest_semisup_claim": Table(
-        tuple(
-            f"{folder}_{k}{part}"
-            for k in (3, 6)
-            for folder, part in (
-                ("forest_semisup/withheld", "_claim"),
-                ("forest_semisup_checks/seeds_3_4_withheld", ""),
-            )
+        (
+            "forest_semisup/withheld_3_claim",
+            "forest_semisup/withheld_6_claim",
+            "forest_semisup_checks/seeds_3_4_withheld_3",
+            "forest_semisup_checks/seeds_3_4_withheld_6",
         ),
         by=("head.name", "split.n_labelled", "split.k_withheld"),
         metrics=("probe.test_error", "test.clustering_error"),
@@ -415,31 +412,31 @@ def run_study(
             launches.append((command, folder, recorded))
     # Threads only wait on the runs' processes; each run records itself as it ends, so a
     # stopped sitting keeps every run that finished.
-    stop = threading.Event()  # set once a run finds its data missing
+    missing: list[str] = []  # the message of each run that found its data missing
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        outcomes = list(pool.map(lambda args: launch(*args, stop), launches))
-    if stop.is_set():
-        why = next(outcome for outcome in outcomes if outcome)
-        made = outcomes.count("")
-        raise SystemExit(f"reproduce.py: {name}: {len(outcomes) - made} runs not made: {why}")
+        made = sum(pool.map(lambda args: launch(*args, missing), launches))
+    if missing:
+        raise SystemExit(
+            f"reproduce.py: {name}: {len(launches) - made} runs not made: {missing[0]}"
+        )
 
 
-def launch(command: list[str], folder: Path, recorded: Path, stop: threading.Event) -> str | None:
-    """Run ``command`` (unless its folder already holds a finished run) and record it: "".
-    A run whose data is missing (exit 3) is not recorded, and sets ``stop``, after which no run
-    is launched (None): every run of the study would fail alike, and the next sitting, with
-    the data there, makes them. Returns the missing data's message."""
-    if stop.is_set():
-        return None
+def launch(command: list[str], folder: Path, recorded: Path, missing: list[str]) -> bool:
+    """Run ``command`` (unless its folder already holds a finished run) and record it. A run
+    whose data is missing (exit 3) is not recorded but adds its message to ``missing``, after
+    which no run is launched: every run of the study would fail alike, and the next sitting,
+    with the data there, makes them. True when the run was recorded."""
+    if missing:
+        return False
     code = 0
     if not (folder / "results.json").is_file():
         code = subprocess.run(command, check=False).returncode
     if code == EXIT_MISSING_DATA:
-        stop.set()
         error = folder / "error.txt"
-        return error.read_text().strip() if error.is_file() else "data missing (exit 3)"
+        missing.append(error.read_text().strip() if error.is_file() else "data missing (exit 3)")
+        return False
     record(folder, recorded, refused=code == EXIT_REFUSED)
-    return ""
+    return True
 
 
 def record(folder: Path, recorded: Path, refused: bool = False) -> None:
@@ -521,10 +518,15 @@ def write_pages(records: Path) -> None:
         page.write_text(MARKER.sub(splice, text))
 
 
+def run_folders(records: Path, name: str, study: Study) -> list[Path]:
+    """Where each run of ``study`` is (or would be) recorded."""
+    return [records / "runs" / name / run_name(o) for o in study.runs()]
+
+
 def status(records: Path) -> None:
     for name, study in STUDIES.items():
         runs = study.runs()
-        folders = [records / "runs" / name / run_name(o) for o in runs]
+        folders = run_folders(records, name, study)
         done = sum((f / "results.json").is_file() for f in folders)
         refused = sum((f / REFUSED).is_file() for f in folders)
         print(
@@ -537,10 +539,12 @@ def run_problems(
     results: dict, evaluations: list[tuple[int, float]], history: set[str]
 ) -> list[str]:
     """What makes a recorded run untrustworthy: a commit (of the run or of any segment of a
-    resumed run) not in this repository's history, code that differed from it (dirty), a
-    tested step that is not the first of the lowest validation errors in its metrics
-    (``evaluations``: (step, val_clustering_error)), or a run that stopped before its budget
-    (``train.steps``) without ``patience`` steps since that best one."""
+    resumed run) not in this repository's history, code that differed from it (dirty), or,
+    replaying the training's own early stopping over its metrics (``evaluations``: (step,
+    val_clustering_error)), a tested step that is not the best it finds, or a run that
+    stopped before its budget (``train.steps``) where early stopping would not have."""
+    from diffclust.training.recorder import EarlyStopping  # the rule that stopped the run
+
     problems, provenance, train = [], results.get("provenance", {}), results["config"]["train"]
     commits = [provenance.get("commit")]
     commits += [s.get("commit") for s in provenance.get("segments") or () if isinstance(s, dict)]
@@ -552,14 +556,18 @@ def run_problems(
     if provenance.get("dirty"):
         problems.append("made from uncommitted code (dirty)")
     steps, best, budget = results["steps"], results["best_step"], train["steps"]
+    stopping, stopped_at = EarlyStopping(train["select"], train["patience"], []), None
+    for step, error in evaluations:
+        if stopping.update(step, error) and stopped_at is None:
+            stopped_at = step
     if train["select"] == "best" and evaluations:
-        first_best = min(evaluations, key=lambda e: (e[1], e[0]))[0]
-        if best != first_best:
+        if best != stopping.best_step:
             problems.append(
-                f"tested step {best}, but the first lowest validation error is at {first_best}"
+                f"tested step {best}, but the first lowest validation error is at "
+                f"{stopping.best_step}"
             )
-        best = first_best
-    if steps != budget and not (steps < budget and steps - best >= train["patience"]):
+        best = stopping.best_step
+    if steps != budget and steps != stopped_at:
         problems.append(
             f"stopped at step {steps} of {budget} (best {best}, patience {train['patience']})"
         )
@@ -568,10 +576,11 @@ def run_problems(
 
 def evaluations(metrics: Path) -> list[tuple[int, float]]:
     """(step, validation clustering error) of each scored evaluation in a metrics.jsonl."""
-    lines = (json.loads(line) for line in metrics.read_text().splitlines() if line.strip())
+    from diffclust.training.records import read_jsonl
+
     return [
         (line["step"], line["val_clustering_error"])
-        for line in lines
+        for line in read_jsonl(metrics)
         if line.get("val_clustering_error") is not None
     ]
 
@@ -586,23 +595,24 @@ def audit(records: Path) -> bool:
     )
     clean = True
     for name, study in STUDIES.items():
-        found = [records / "runs" / name / run_name(o) / "results.json" for o in study.runs()]
-        runs = [json.loads(f.read_text()) for f in found if f.is_file()]
+        folders = run_folders(records, name, study)
+        found = [f for f in folders if (f / "results.json").is_file()]
+        runs = [json.loads((f / "results.json").read_text()) for f in found]
         budgets = sorted(
             {(r["config"]["train"]["steps"], r["config"]["train"]["patience"]) for r in runs}
         )
         steps = [r["steps"] for r in runs]
         commits = {r["provenance"]["commit"][:7] for r in runs}
         print(
-            f"{name}: {len(runs)} / {len(found)} runs; budget (steps, patience) "
+            f"{name}: {len(runs)} / {len(folders)} runs; budget (steps, patience) "
             f"{', '.join(map(str, budgets)) or '-'}; steps made {min(steps, default='-')}"
             f"–{max(steps, default='-')}; commits {', '.join(sorted(commits)) or '-'}"
         )
-        for f, results in zip([f for f in found if f.is_file()], runs, strict=True):
-            scored = evaluations(f.with_name("metrics.jsonl"))
+        for folder, results in zip(found, runs, strict=True):
+            scored = evaluations(folder / "metrics.jsonl")
             for problem in run_problems(results, scored, history):
                 clean = False
-                print(f"  {f.parent.name}: {problem}")
+                print(f"  {folder.name}: {problem}")
     return clean
 
 

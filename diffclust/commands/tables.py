@@ -6,8 +6,8 @@ exist. Failed and unfinished runs are listed, never silently dropped.
 --plot KEY also draws each metric against that --by key, one line per value of the others;
 --range adds [min, max] to the Markdown cells (the CSV always has them); --welch KEY=A KEY=B
 adds Welch's t-test p-values between the groups that differ only in KEY (repeat it for more
-comparisons; a side may set
-several keys: head.name=forest,split.n_labelled=250 head.name=classifier,split.n_labelled=5000).
+comparisons; a side may set several keys: head.name=forest,split.n_labelled=250
+head.name=classifier,split.n_labelled=5000).
 Several SWEEP_DIRs make one table of all their runs (written beside the first by default).
 --select METRIC keeps, per group, only the runs of the hyperparameter setting with the highest
 mean METRIC (an unsupervised one such as test.silhouette: labels never choose; settings that
