@@ -5,6 +5,7 @@ under reproductions/runs/, and regenerate the tables of the reproductions/ pages
     python scripts/reproduce.py run STUDY [STUDY ...]      # the runs not yet recorded, then pages
     python scripts/reproduce.py pages                      # every table, from the records only
     python scripts/reproduce.py audit                      # budgets, steps, commits of each run
+    python scripts/reproduce.py pack SWEEP_DIR NAME        # a grid, packed: runs/NAME.runs.jsonl.xz
 
 A run is named by its experiment, overrides and seed (``fashion_mnist_full,seed=0``). ``run``
 skips a run whose summary is recorded, continues one that a previous sitting left unfinished
@@ -17,6 +18,11 @@ refused (exit 2: a setting it cannot learn from, such as a mask of 0 features) i
 with a ``refused`` mark and not launched again unless ``--retry-refused``. A run whose data
 is missing (exit 3) is not recorded and ends the sitting: with the data installed, the next
 ``run`` makes it and the rest.
+
+A grid too large to keep as folders (the ClAM paper's 2016 settings a table, run by
+scripts/reproduce_clam_tables.sh --budget paper) is recorded by ``pack``: every run's
+config.yaml and results.json in one compressed file (diffclust.reports.packed), which the
+tables read like folders; packing again adds what finished since.
 
 ``pages`` rewrites, in each page, the text between ``<!-- table: NAME -->`` and
 ``<!-- /table -->`` with ``diffclust tables`` of that table's runs (also kept as
@@ -42,7 +48,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diffclust.errors import EXIT_MISSING_DATA, EXIT_REFUSED
+from diffclust.errors import EXIT_MISSING_DATA, EXIT_REFUSED, UserError
+from diffclust.reports.packed import SUFFIX as PACKED  # a packed grid's records
+from diffclust.reports.packed import pack_runs, read_packed
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY_FILES = ("results.json", "config.yaml", "overrides.yaml", "metrics.jsonl")
@@ -343,6 +351,15 @@ TABLES = {
         metrics=CLAM_METRICS,
         extra=CLAM_SELECT,
     ),
+    # Tables 1 and 2 at the paper's budget (scripts/reproduce_clam_tables.sh --budget paper):
+    # ClAM's grid, its two ablations over the same grid, and the baselines' grids, each
+    # table's runs packed in runs/clam_paper/TABLE.runs.jsonl.xz.
+    "clam_paper": Table(
+        "clam_paper",
+        by=("dataset.name", "head.name", "tag"),
+        metrics=CLAM_METRICS,
+        extra=("--select", "test.silhouette", "--wide", "head.name", "tag", "--versus", "clam"),
+    ),
     "clam_tables_all": Table(
         "clam_tables",
         by=("dataset.name", "head.name"),
@@ -533,6 +550,11 @@ def status(records: Path) -> None:
             f"{name:<22} {done:>3} / {len(runs)} runs recorded"
             + (f", {refused} refused" if refused else "")
         )
+    for packed in sorted((records / "runs").rglob(f"*{PACKED}")):
+        runs = read_packed(packed)
+        done = sum(run.status == "finished" for run in runs)
+        name = str(packed.relative_to(records / "runs")).removesuffix(PACKED)
+        print(f"{name:<22} {done:>3} / {len(runs)} runs packed")
 
 
 def run_problems(
@@ -545,16 +567,7 @@ def run_problems(
     stopped before its budget (``train.steps``) where early stopping would not have."""
     from diffclust.training.recorder import EarlyStopping  # the rule that stopped the run
 
-    problems, provenance, train = [], results.get("provenance", {}), results["config"]["train"]
-    commits = [provenance.get("commit")]
-    commits += [s.get("commit") for s in provenance.get("segments") or () if isinstance(s, dict)]
-    problems += [
-        f"commit {c} is not in this repository's history" for c in commits if c and c not in history
-    ]
-    if not provenance.get("commit"):
-        problems.append("no commit recorded")
-    if provenance.get("dirty"):
-        problems.append("made from uncommitted code (dirty)")
+    problems, train = provenance_problems(results, history), results["config"]["train"]
     steps, best, budget = results["steps"], results["best_step"], train["steps"]
     stopping, stopped_at = EarlyStopping(train["select"], train["patience"], []), None
     for step, error in evaluations:
@@ -571,6 +584,22 @@ def run_problems(
         problems.append(
             f"stopped at step {steps} of {budget} (best {best}, patience {train['patience']})"
         )
+    return problems
+
+
+def provenance_problems(results: dict, history: set[str]) -> list[str]:
+    """A commit (of the run or of any segment of a resumed run) not in ``history``, none
+    recorded, or code that differed from it (dirty)."""
+    problems, provenance = [], results.get("provenance", {})
+    commits = [provenance.get("commit")]
+    commits += [s.get("commit") for s in provenance.get("segments") or () if isinstance(s, dict)]
+    problems += [
+        f"commit {c} is not in this repository's history" for c in commits if c and c not in history
+    ]
+    if not provenance.get("commit"):
+        problems.append("no commit recorded")
+    if provenance.get("dirty"):
+        problems.append("made from uncommitted code (dirty)")
     return problems
 
 
@@ -613,13 +642,42 @@ def audit(records: Path) -> bool:
             for problem in run_problems(results, scored, history):
                 clean = False
                 print(f"  {folder.name}: {problem}")
+    for packed in sorted((records / "runs").rglob(f"*{PACKED}")):
+        clean &= audit_packed(packed, records, history)
     return clean
+
+
+def audit_packed(packed: Path, records: Path, history: set[str]) -> bool:
+    """A packed grid (no per-step metrics kept): its runs by status, their commits, and each
+    finished run whose provenance has a problem. True when none has."""
+    runs = read_packed(packed)
+    finished = [r for r in runs if r.status == "finished"]
+    commits = {r.results.get("provenance", {}).get("commit", "-")[:7] for r in finished}
+    print(
+        f"{packed.relative_to(records / 'runs')}: {len(finished)} / {len(runs)} runs finished; "
+        f"commits {', '.join(sorted(commits)) or '-'}"
+    )
+    clean = True
+    for run in finished:
+        for problem in provenance_problems(run.results, history):
+            clean = False
+            print(f"  {run.path.relative_to(packed)}: {problem}")
+    return clean
+
+
+def pack(sweep_dir: Path, name: str, records: Path) -> None:
+    """Pack the runs under ``sweep_dir`` into records/runs/NAME.runs.jsonl.xz."""
+    out = records / "runs" / f"{name}{PACKED}"
+    total, changed = pack_runs(sweep_dir, out)
+    print(f"{out}: {total} runs, {changed} added or changed")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("list", "run", "pages", "audit"))
-    parser.add_argument("studies", nargs="*", help=f"for run: any of {sorted(STUDIES)}")
+    parser.add_argument("action", choices=("list", "run", "pages", "audit", "pack"))
+    parser.add_argument(
+        "studies", nargs="*", help=f"for run: any of {sorted(STUDIES)}; for pack: SWEEP_DIR NAME"
+    )
     parser.add_argument("--work", type=Path, default=REPO / "outputs" / "reproductions")
     parser.add_argument("--records", type=Path, default=REPO / "reproductions")
     parser.add_argument("--dry-run", action="store_true")
@@ -636,6 +694,14 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the ClAM paper's tables (zoo.csv, ecoli.data, ...)",
     )
     args = parser.parse_args(argv)
+    if args.action == "pack":
+        if len(args.studies) != 2:
+            parser.error("pack takes SWEEP_DIR NAME, e.g. outputs/clam/ecoli clam_paper/ecoli")
+        try:
+            pack(Path(args.studies[0]), args.studies[1], args.records)
+        except UserError as err:
+            parser.exit(2, f"reproduce.py: {err}\n")
+        return 0
     unknown = sorted(set(args.studies) - set(STUDIES))
     if unknown:
         parser.error(f"unknown studies {unknown}; choose from {sorted(STUDIES)}")

@@ -226,3 +226,22 @@ def test_the_audit_names_what_makes_a_run_untrustworthy():
         "commit zzz is not in this repository's history",  # its one segment too
         "made from uncommitted code (dirty)",
     ]
+
+
+def test_a_packed_grid_is_recorded_and_audited(tmp_path, capsys):
+    sweep, records = tmp_path / "sweep", tmp_path / "records"
+    for job, commit in (("0", "abc"), ("1", "zzz")):
+        (sweep / job / ".hydra").mkdir(parents=True)
+        (sweep / job / ".hydra" / "config.yaml").write_text("head:\n  name: clam\n")
+        results = {"test": {"silhouette": 0.4}, "provenance": {"commit": commit, "dirty": False}}
+        (sweep / job / "results.json").write_text(json.dumps(results))
+    assert reproduce.main(["pack", str(sweep), "clam_paper/zoo", "--records", str(records)]) == 0
+    packed = records / "runs" / "clam_paper" / "zoo.runs.jsonl.xz"
+    assert packed.is_file()
+    assert not reproduce.audit_packed(packed, records, {"abc"})
+    out = capsys.readouterr().out
+    assert "clam_paper/zoo.runs.jsonl.xz: 2 / 2 runs finished; commits abc, zzz" in out
+    assert "  1: commit zzz is not in this repository's history" in out
+    with pytest.raises(SystemExit) as stop:
+        reproduce.main(["pack", str(tmp_path / "nope"), "x", "--records", str(records)])
+    assert stop.value.code == 2 and "is not a directory" in capsys.readouterr().err

@@ -64,13 +64,23 @@ def read_run(path: Path) -> Run:
 
 
 def find_runs(root: Path) -> list[Run]:
-    """Every run under ``root`` (see :func:`run_dirs`), sorted by path."""
+    """Every run under ``root`` (see :func:`run_dirs`), and those of the packed files there
+    (``*.runs.jsonl.xz``, see `diffclust.reports.packed`; ``root`` may be one), sorted by
+    path."""
+    from diffclust.reports.packed import SUFFIX, is_packed, read_packed
+
+    if is_packed(root):
+        return read_packed(root)
     if not root.is_dir():
         raise UserError(f"{root} is not a directory; pass a sweep or run directory")
     runs = [read_run(path) for path in run_dirs(root)]
+    runs += [run for packed in sorted(root.rglob(f"*{SUFFIX}")) for run in read_packed(packed)]
     if not runs:
-        raise UserError(f"no run directories (with {RUN_CONFIG} or {HYDRA_CONFIG}) under {root}")
-    return runs
+        raise UserError(
+            f"no run directories (with {RUN_CONFIG} or {HYDRA_CONFIG}) or packed runs "
+            f"(*{SUFFIX}) under {root}"
+        )
+    return sorted(runs, key=lambda run: run.path)
 
 
 def lookup(tree: dict, dotted: str):
