@@ -6,6 +6,7 @@ under reproductions/runs/, and regenerate the tables of the reproductions/ pages
     python scripts/reproduce.py pages                      # every table, from the records only
     python scripts/reproduce.py audit                      # budgets, steps, commits of each run
     python scripts/reproduce.py pack SWEEP_DIR NAME        # a grid, packed: runs/NAME.runs.jsonl.xz
+    python scripts/reproduce.py unpack NAME SWEEP_DIR      # its finished runs as folders again
 
 A run is named by its experiment, overrides and seed (``fashion_mnist_full,seed=0``). ``run``
 skips a run whose summary is recorded, continues one that a previous sitting left unfinished
@@ -22,7 +23,9 @@ is missing (exit 3) is not recorded and ends the sitting: with the data installe
 A grid too large to keep as folders (the ClAM paper's 2016 settings a table, run by
 scripts/reproduce_clam_tables.sh --budget paper) is recorded by ``pack``: every run's
 config.yaml and results.json in one compressed file (diffclust.reports.packed), which the
-tables read like folders; packing again adds what finished since.
+tables read like folders; packing again adds what finished since. ``unpack`` writes the
+finished runs back as folders, so the script launched again (with the same DATA_DIR path:
+every multirun passes resume=true) keeps them and runs the rest, on another machine too.
 
 ``pages`` rewrites, in each page, the text between ``<!-- table: NAME -->`` and
 ``<!-- /table -->`` with ``diffclust tables`` of that table's runs (also kept as
@@ -50,7 +53,7 @@ from pathlib import Path
 
 from diffclust.errors import EXIT_MISSING_DATA, EXIT_REFUSED, UserError
 from diffclust.reports.packed import SUFFIX as PACKED  # a packed grid's records
-from diffclust.reports.packed import pack_runs, read_packed
+from diffclust.reports.packed import pack_runs, read_packed, unpack_runs
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY_FILES = ("results.json", "config.yaml", "overrides.yaml", "metrics.jsonl")
@@ -665,6 +668,14 @@ def audit_packed(packed: Path, records: Path, history: set[str]) -> bool:
     return clean
 
 
+def unpack(name: str, sweep_dir: Path, records: Path) -> None:
+    """The finished runs of records/runs/NAME.runs.jsonl.xz as folders under ``sweep_dir``."""
+    packed = records / "runs" / f"{name}{PACKED}"
+    if not packed.is_file():
+        raise UserError(f"{packed} does not exist; `reproduce.py list` shows the packed grids")
+    print(f"{sweep_dir}: {unpack_runs(packed, sweep_dir)} finished runs written")
+
+
 def pack(sweep_dir: Path, name: str, records: Path) -> None:
     """Pack the runs under ``sweep_dir`` into records/runs/NAME.runs.jsonl.xz."""
     out = records / "runs" / f"{name}{PACKED}"
@@ -674,9 +685,11 @@ def pack(sweep_dir: Path, name: str, records: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("list", "run", "pages", "audit", "pack"))
+    parser.add_argument("action", choices=("list", "run", "pages", "audit", "pack", "unpack"))
     parser.add_argument(
-        "studies", nargs="*", help=f"for run: any of {sorted(STUDIES)}; for pack: SWEEP_DIR NAME"
+        "studies",
+        nargs="*",
+        help=f"for run: any of {sorted(STUDIES)}; pack: SWEEP_DIR NAME; unpack: NAME SWEEP_DIR",
     )
     parser.add_argument("--work", type=Path, default=REPO / "outputs" / "reproductions")
     parser.add_argument("--records", type=Path, default=REPO / "reproductions")
@@ -694,11 +707,17 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the ClAM paper's tables (zoo.csv, ecoli.data, ...)",
     )
     args = parser.parse_args(argv)
-    if args.action == "pack":
+    if args.action in ("pack", "unpack"):
         if len(args.studies) != 2:
-            parser.error("pack takes SWEEP_DIR NAME, e.g. outputs/clam/ecoli clam_paper/ecoli")
+            parser.error(
+                "pack takes SWEEP_DIR NAME, unpack NAME SWEEP_DIR "
+                "(e.g. pack outputs/clam/runs/ecoli clam_paper/ecoli)"
+            )
         try:
-            pack(Path(args.studies[0]), args.studies[1], args.records)
+            if args.action == "pack":
+                pack(Path(args.studies[0]), args.studies[1], args.records)
+            else:
+                unpack(args.studies[0], Path(args.studies[1]), args.records)
         except UserError as err:
             parser.exit(2, f"reproduce.py: {err}\n")
         return 0

@@ -33,6 +33,11 @@
 # Ecoli they give the best silhouette of the small grid. T 20 (the paper searches 2 to 20) with
 # alpha 0.4 runs points into their memories' basins: the best settings on Movement Libras.
 # LAUNCHER: basic (one job after another, the default), local (joblib) or slurm.
+# Launched again with the same OUT_DIR (and DATA_DIR path), it keeps every finished job and runs
+# the rest. A grid longer than a machine's sitting: `python scripts/reproduce.py pack
+# OUT_DIR/runs/DATASET clam_paper/DATASET` keeps its finished runs in reproductions/, and on the
+# next machine `python scripts/reproduce.py unpack clam_paper/DATASET OUT_DIR/runs/DATASET`
+# writes them back before the script is launched again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA_DIR=${1:?usage: scripts/reproduce_clam_tables.sh DATA_DIR [OUT_DIR] [--budget small|paper|smoke]}
@@ -102,9 +107,10 @@ run() {  # run DATASET METHOD EXPERIMENT [overrides...]: one multirun
   local dataset=$1 method=$2 experiment=$3
   shift 3
   # A failed job does not stop the others: it leaves error.txt and is listed by the tables.
+  # resume=true: launched again, a sweep keeps its finished jobs and runs the rest.
   "$DIFFCLUST" train -m "+experiment=$experiment" "dataset=$dataset" "dataset.data_dir=$DATA_DIR" \
     "hydra/launcher=$LAUNCHER" "hydra.sweep.dir=$OUT_DIR/runs/$dataset/$method" quiet=true \
-    train.pictures=false "$@" || echo "some $dataset $method jobs failed; see the tables"
+    train.pictures=false resume=true "$@" || echo "some $dataset $method jobs failed; see the tables"
 }
 
 for dataset in "${DATASETS[@]}"; do

@@ -103,7 +103,7 @@ def test_bad_clam_configs_are_one_clear_error(tmp_path, overrides, message):
 def test_reproduce_clam_tables_script_runs_on_a_generated_table(tmp_path):
     """Every method of the paper's tables on a generated zoo.csv (smoke budget): all runs
     finish and both tables hold ClAM against its two ablations (eq. 8, weighted) and the three
-    baselines, with the W/L row."""
+    baselines, with the W/L row; launched again, it keeps every finished run."""
     from sklearn.datasets import make_blobs
 
     x, y = make_blobs(90, n_features=6, centers=3, random_state=0)
@@ -127,3 +127,11 @@ def test_reproduce_clam_tables_script_runs_on_a_generated_table(tmp_path):
     assert (tmp_path / "out" / "table1.csv").is_file() and (
         tmp_path / "out" / "table2.csv"
     ).is_file()
+    # Launched again, the script keeps every finished job (resume=true) and rewrites the tables.
+    results = {p: p.read_bytes() for p in (tmp_path / "out" / "runs").rglob("results.json")}
+    again = run_script(
+        "reproduce_clam_tables.sh", str(data), str(tmp_path / "out"), "--budget", "smoke"
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p: p.read_bytes() for p in results} == results and len(results) > 10
+    assert (tmp_path / "out" / "table1.md").read_text() == table1

@@ -8,7 +8,7 @@ from runner_helpers import run_cli
 from test_tables import make_run
 
 from diffclust.errors import UserError
-from diffclust.reports.packed import pack_runs, read_packed
+from diffclust.reports.packed import pack_runs, read_packed, unpack_runs
 from diffclust.reports.runs import find_runs
 
 
@@ -71,3 +71,24 @@ def test_a_damaged_packed_file_is_a_clear_error(tmp_path):
         read_packed(out)
     with pytest.raises(UserError, match="ends with .runs.jsonl.xz"):
         pack_runs(tmp_path, tmp_path / "zoo.jsonl")
+
+
+@pytest.mark.slow  # three CLI launches of a sweep: 30-60 s
+def test_unpacked_runs_are_kept_by_a_sweep_launched_again_with_resume(tmp_path):
+    # A grid packed on one machine continues on another: unpack, launch with resume=true.
+    sweep = tmp_path / "sweep"
+    fit = ("+experiment=digits_kmeans", "head.n_init=1", "train.pictures=false", "quiet=true")
+    out = run_cli("train", "-m", *fit, "seed=0,1", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    packed = tmp_path / "digits.runs.jsonl.xz"
+    pack_runs(sweep, packed)
+    before = {r.path.name: r.results for r in read_packed(packed)}
+    elsewhere = tmp_path / "elsewhere"
+    assert unpack_runs(packed, elsewhere) == 2
+    assert unpack_runs(packed, elsewhere) == 0  # never over a folder's files
+    out = run_cli("train", "-m", *fit, "seed=0,1,2", "resume=true", f"hydra.sweep.dir={elsewhere}")
+    assert out.returncode == 0, out.stderr
+    assert f"{elsewhere / '0'} is finished" in out.stdout
+    after = {r.path.name: r for r in find_runs(elsewhere)}
+    assert {name: after[name].results for name in ("0", "1")} == before  # kept as packed
+    assert after["2"].status == "finished" and after["2"].results["config"]["seed"] == 2

@@ -9,7 +9,10 @@ metrics (metrics.jsonl) and checkpoints are left out. ``diffclust tables`` reads
 file's name, ``NAME.runs.jsonl.xz/RUN``.
 
 Packing again adds the runs finished since and never rewrites a run already packed as
-finished: a record, once written, stays what it was.
+finished: a record, once written, stays what it was. Unpacking writes the finished runs back
+as folders (config.yaml, results.json), so that the same sweep launched again with
+``resume=true`` (and the same config: data_dir included) keeps them and runs only the rest:
+a grid completes over several machines.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ import lzma
 import os
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from diffclust.errors import UserError
 from diffclust.reports.runs import Run, read_run, run_dirs
+from diffclust.strict_json import dumps
+from diffclust.training.records import RUN_CONFIG
 
 SUFFIX = ".runs.jsonl.xz"
 
@@ -82,3 +89,18 @@ def pack_runs(sweep_dir: Path, out: Path) -> tuple[int, int]:
         f.write(text)
     os.replace(partial, out)
     return len(merged), changed
+
+
+def unpack_runs(packed: Path, sweep_dir: Path) -> int:
+    """Write each finished run of ``packed`` as a folder under ``sweep_dir`` (its config.yaml
+    and results.json) where that folder is absent or empty; the number written."""
+    written = 0
+    for run in read_packed(packed):
+        folder = sweep_dir / run.path.relative_to(packed)
+        if run.status != "finished" or (folder.is_dir() and any(folder.iterdir())):
+            continue  # only finished runs, never over what a folder holds
+        folder.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(OmegaConf.create(run.config), folder / RUN_CONFIG)
+        (folder / "results.json").write_text(dumps(run.results, indent=2) + "\n")
+        written += 1
+    return written
