@@ -85,4 +85,5 @@ for dataset in zoo ecoli movement_libras yale; do
   fi
 done
 cat "$OUT_DIR/times.tsv"
-"$(dirname "$DIFFCLUST")/python" scripts/clam_search_report.py "$OUT_DIR" || true  # grid against study, per table
+"$(dirname "$DIFFCLUST")/python" scripts/clam_search_report.py "$OUT_DIR/search" "$OUT_DIR/grid" \
+  --out "$OUT_DIR/report.md" || true  # grid against study, per table

@@ -56,6 +56,7 @@ from diffclust.reports.packed import SUFFIX as PACKED  # a packed grid's records
 from diffclust.reports.packed import pack_runs, read_packed, unpack_runs
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))  # its sibling clam_search_report, however loaded
 SUMMARY_FILES = ("results.json", "config.yaml", "overrides.yaml", "metrics.jsonl")
 REFUSED = "refused"  # beside error.txt: the CLI refused the run (exit 2), not worth retrying
 
@@ -489,10 +490,29 @@ def tables_main(argv: list[str]) -> str:
     return err.getvalue().strip() if code else ""
 
 
+def search_table(records: Path) -> str | None:
+    """The ClAM studies against the paper grids (scripts/clam_search_report.py) from the packed
+    runs/clam_search/TABLE and runs/clam_paper/TABLE; None when neither is on record."""
+    from clam_search_report import report  # beside this script
+
+    studies, grids = records / "runs" / "clam_search", records / "runs" / "clam_paper"
+    if not studies.is_dir() and not grids.is_dir():
+        return None
+    try:
+        return report(studies, grids, within=0.005)
+    except UserError as err:
+        return f"(no table yet: {err})\n"
+
+
 def make_tables(records: Path) -> dict[str, str]:
     """Each table with runs on record, as Markdown (also written to records/tables/)."""
     made = {}
     out = records / "tables"
+    search = search_table(records)
+    if search is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "clam_search.md").write_text(search)
+        made["clam_search"] = search
     for name, table in TABLES.items():
         studies = (table.study,) if isinstance(table.study, str) else table.study
         folders = [str(f) for f in (records / "runs" / s for s in studies) if f.is_dir()]

@@ -245,3 +245,28 @@ def test_a_packed_grid_is_recorded_and_audited(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         reproduce.main(["pack", str(tmp_path / "nope"), "x", "--records", str(records)])
     assert stop.value.code == 2 and "is not a directory" in capsys.readouterr().err
+
+
+def test_the_study_against_the_grid_is_generated_from_packed_records(tmp_path):
+    # runs/clam_search/TABLE: a study's trials (folder = trial number); runs/clam_paper/TABLE:
+    # the paper-budget grid, of which only ClAM's own runs (no tag) are the grid.
+    def packed(name: str, runs: dict[str, tuple[dict, float]]) -> None:
+        sweep = tmp_path / "sweeps" / name
+        for job, (config, silhouette) in runs.items():
+            (sweep / job).mkdir(parents=True)
+            (sweep / job / "config.yaml").write_text(json.dumps(config))
+            results = {"test": {"silhouette": silhouette, "cluster_sizes": [5, 5]}}
+            (sweep / job / "results.json").write_text(json.dumps(results))
+        reproduce.pack(sweep, name, tmp_path / "records")
+
+    def clam(beta: float, tag: str = "") -> dict:
+        return {"head": {"name": "clam", "beta": beta}, "tag": tag}
+
+    packed(
+        "clam_paper/ecoli", {"0": (clam(1), 0.30), "1": (clam(2), 0.35), "2": (clam(2, "eq8"), 0.9)}
+    )
+    # within 0.005 of the grid's 0.35 from trial 2 (0.347); of the paper's 0.331 from trial 2
+    packed("clam_search/ecoli", {"0": (clam(1), 0.20), "1": (clam(3), 0.347), "2": (clam(4), 0.36)})
+    table = reproduce.make_tables(tmp_path / "records")["clam_search"]
+    assert "| ecoli | 0.331 | 0.3500 (2 runs) | 0.3600 (3 trials) | 2 | 2 |" in table
+    assert "- ecoli, grid: head.beta=2" in table

@@ -394,15 +394,21 @@ def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(t
     assert again.returncode == 0 and "search/zoo finished earlier" in again.stdout
     assert "| zoo | 0.412 | not run | " in again.stdout  # the report, no grid yet
     assert (tmp_path / "out" / "times.tsv").read_text().count("search/zoo\t") == 1
-    # The report against a grid: two settings, the better one collapsed (set aside).
+    # The report against a grid: two settings, the better one collapsed (set aside), run
+    # from 10:00 to 10:02 by their provenance; an ablation (tagged) beside them is not ClAM's.
     grid = tmp_path / "out" / "grid" / "zoo"
     for i, (score, sizes) in enumerate([(0.9, [30, 30, 0]), (0.5, [20, 20, 20])]):
-        results = {"test": {"silhouette": score, "cluster_sizes": sizes}}
-        write_run(grid / str(i), results=results, params={"beta": float(i)})
-    with (tmp_path / "out" / "times.tsv").open("a") as times:
-        times.write("grid/zoo\t120\n")
+        start, end = (f"2026-12-07T10:0{m}:00+00:00" for m in (i, i + 1))
+        when = {"started": start, "ended": end}
+        results = {"test": {"silhouette": score, "cluster_sizes": sizes}, "provenance": when}
+        write_run(grid / str(i), results=results, params={"name": "clam", "beta": float(i)})
+    ablation = {"test": {"silhouette": 0.7, "cluster_sizes": [20, 20, 20]}}
+    write_run(grid / "eq8", results=ablation, params={"name": "clam", "beta": 5.0})
+    (grid / "eq8" / "config.yaml").write_text("head: {name: clam, beta: 5.0}\ntag: eq8\n")
+    out = tmp_path / "out"
     out = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "clam_search_report.py"), str(tmp_path / "out")],
+        [sys.executable, str(REPO / "scripts" / "clam_search_report.py"), str(out / "search"),
+         str(out / "grid")],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     row = next(line for line in out.stdout.splitlines() if line.startswith("| zoo |"))

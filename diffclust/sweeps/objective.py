@@ -91,10 +91,7 @@ def infer_direction(key: str) -> str:
 
 def read_outcome(run_dir: Path, objective: Objective) -> Outcome:
     """What became of a trial, from its run directory: the objective's value, or why it
-    has none (error.txt, no results.json, a missing or null metric). A silhouette objective
-    sets aside a partition that left a cluster empty (fewer, larger clusters score higher,
-    as ``diffclust tables --select`` knows; all in one has none): a trial that collapsed,
-    not one that clustered."""
+    has none (error.txt, no results.json, a missing or null metric); see :func:`outcome`."""
     error, results = run_dir / "error.txt", run_dir / "results.json"
     if error.is_file():
         return Outcome(FAILED, reason=error.read_text().strip() or "error.txt")
@@ -102,11 +99,20 @@ def read_outcome(run_dir: Path, objective: Objective) -> Outcome:
         return Outcome(FAILED, reason=f"no results.json in {run_dir} (the job did not finish)")
     try:
         recorded = json.loads(results.read_text())
-        value = lookup(recorded, objective.key)
     except ValueError as err:
         return Outcome(FAILED, reason=f"unreadable {results}: {err}")
+    return outcome(recorded, objective, str(results))
+
+
+def outcome(recorded: dict, objective: Objective, source: str = "results.json") -> Outcome:
+    """The objective's value in a finished run's results (``source`` names them in reasons).
+    A silhouette objective sets aside a partition that left a cluster empty (fewer, larger
+    clusters score higher, as ``diffclust tables --select`` knows; all in one has none): a
+    trial that collapsed, not one that clustered."""
+    try:
+        value = lookup(recorded, objective.key)
     except KeyError:
-        return Outcome(FAILED, reason=f"{results} records no {objective.key}")
+        return Outcome(FAILED, reason=f"{source} records no {objective.key}")
     number = isinstance(value, int | float) and not isinstance(value, bool)
     number = number and math.isfinite(value)
     if objective.key.endswith("silhouette") and 0 in _cluster_sizes(recorded):
@@ -114,7 +120,7 @@ def read_outcome(run_dir: Path, objective: Objective) -> Outcome:
         return Outcome(SET_ASIDE, float(value) if number else None, empty)
     if not number:
         shown = "null" if value is None else repr(value)
-        return Outcome(FAILED, reason=f"{objective.key} is {shown} in {results}")
+        return Outcome(FAILED, reason=f"{objective.key} is {shown} in {source}")
     return Outcome(COMPLETE, float(value))
 
 
