@@ -116,7 +116,7 @@ def report(studies: Path, grids: Path, within: float) -> str:
         rows.append("| " + " | ".join(cells) + " |")
     if len(rows) == 2:
         raise UserError(f"no study under {studies} and no grid under {grids} (folders {TABLES})")
-    return "\n".join(rows + [""] + settings) + "\n"
+    return "\n".join(rows + ([""] + settings if settings else [])) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
