@@ -25,28 +25,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from diffclust.errors import UserError
-from diffclust.reports.runs import Run, read_run, run_dirs
+from diffclust.reports.runs import SUFFIX, Run, read_packed, read_run, run_dirs
 from diffclust.strict_json import dumps
 from diffclust.training.records import RUN_CONFIG
-
-SUFFIX = ".runs.jsonl.xz"
-
-
-def is_packed(path: Path) -> bool:
-    return path.name.endswith(SUFFIX) and path.is_file()
-
-
-def read_packed(path: Path) -> list[Run]:
-    """The runs of a packed file, in the order written (sorted by run)."""
-    try:
-        with lzma.open(path, "rt") as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-    except (lzma.LZMAError, ValueError, EOFError) as err:
-        raise UserError(f"cannot read {path} ({err}); pack the sweep again") from None
-    return [
-        Run(path / line["run"], line["config"], line["results"], line["status"], line["error"])
-        for line in lines
-    ]
 
 
 def _record(run: Run) -> dict:

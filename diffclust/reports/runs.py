@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import lzma
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,12 +64,31 @@ def read_run(path: Path) -> Run:
     return Run(path, config, None, "unfinished")
 
 
+SUFFIX = ".runs.jsonl.xz"  # a packed sweep: see diffclust.reports.packed
+
+
+def is_packed(path: Path) -> bool:
+    return path.name.endswith(SUFFIX) and path.is_file()
+
+
+def read_packed(path: Path) -> list[Run]:
+    """The runs of a packed file (`diffclust.reports.packed`), in the order written (sorted
+    by run); a packed run's path is its folder under the file's name."""
+    try:
+        with lzma.open(path, "rt") as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+    except (lzma.LZMAError, ValueError, EOFError) as err:
+        raise UserError(f"cannot read {path} ({err}); pack the sweep again") from None
+    return [
+        Run(path / line["run"], line["config"], line["results"], line["status"], line["error"])
+        for line in lines
+    ]
+
+
 def find_runs(root: Path) -> list[Run]:
     """Every run under ``root`` (see :func:`run_dirs`), and those of the packed files there
     (``*.runs.jsonl.xz``, see `diffclust.reports.packed`; ``root`` may be one), sorted by
     path."""
-    from diffclust.reports.packed import SUFFIX, is_packed, read_packed
-
     if is_packed(root):
         return read_packed(root)
     if not root.is_dir():
