@@ -1,7 +1,7 @@
 """Packed runs: a sweep's run records in one small file, ``NAME.runs.jsonl.xz``.
 
 A paper-budget grid is thousands of runs (the ClAM paper's: 2016 settings a table), too many
-folders to commit; their records, packed, are about 120 bytes a run. One JSON line per run:
+folders to commit; their records, packed, are 70 to 110 bytes a run. One JSON line per run:
 ``{"run": its folder relative to the sweep, "status", "config", "results", "error"}``, the
 run's config.yaml and results.json (provenance included) as they were written; per-step
 metrics (metrics.jsonl) and checkpoints are left out. ``diffclust tables`` reads a packed file
