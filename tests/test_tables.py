@@ -317,6 +317,32 @@ def test_run_config_path_prefers_the_run_own_record(tmp_path):
     assert run_config_path(tmp_path) == tmp_path / "config.yaml"
 
 
+def test_a_recorded_config_reads_as_omegaconf_reads_it(tmp_path):
+    # read_config parses with libyaml for speed; it must give OmegaConf.load's values and
+    # types (1e-5 a float, a date a string, an interpolation as written), as a JSON dump sees.
+    import pytest
+    from omegaconf import OmegaConf
+
+    from diffclust.errors import UserError
+    from diffclust.reports.runs import read_run
+    from diffclust.training.records import read_config
+
+    text = (
+        "optim: {lr: 1e-5, min_lr: 1.0e-05, decay_every: null, steps: 1_000}\n"
+        "tag: ''\nday: 2026-12-07\nflag: true\nnan: .nan\nmask: '0.1'\n"
+        "dir: ${hydra:runtime.cwd}/x\nlist: [1, 2.5, -3e2, .inf]\nnested: {a: {b: [x, null]}}\n"
+    )
+    (tmp_path / "config.yaml").write_text(text)
+    ours = read_config(tmp_path / "config.yaml")
+    theirs = OmegaConf.to_container(OmegaConf.load(tmp_path / "config.yaml"), resolve=False)
+    assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True)
+    assert ours["optim"]["lr"] == 1e-5 and ours["day"] == "2026-12-07"
+    (tmp_path / "results.json").write_text("{}")
+    (tmp_path / "config.yaml").write_text("seed: [0\n")
+    with pytest.raises(UserError, match="config.yaml .*move that run aside"):
+        read_run(tmp_path)
+
+
 def test_whole_number_metrics_read_as_counts(tmp_path):
     # best_step and cluster counts are whole: "25500.0 ± 3000.0 [22500, 28500]", not four
     # decimals; a fractional metric beside them keeps its four.

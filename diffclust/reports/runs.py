@@ -7,10 +7,8 @@ import lzma
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from diffclust.errors import UserError
-from diffclust.training.records import HYDRA_CONFIG, RUN_CONFIG, run_config_path
+from diffclust.training.records import HYDRA_CONFIG, RUN_CONFIG, read_config, run_config_path
 
 # Files only a run directory holds: a config.yaml beside one of them is a run's own record
 # (a config.yaml elsewhere, e.g. in wandb's files, is not).
@@ -49,10 +47,7 @@ def run_dirs(root: Path) -> list[Path]:
 
 def read_run(path: Path) -> Run:
     config_path = run_config_path(path)
-    try:
-        config = OmegaConf.to_container(OmegaConf.load(config_path), resolve=False)
-    except Exception as err:  # yaml's and omegaconf's errors: name the file instead
-        raise UserError(f"cannot read {config_path} ({err}); move that run aside") from None
+    config = read_config(config_path)
     results_path, error_path = path / "results.json", path / "error.txt"
     if results_path.is_file():
         try:

@@ -21,7 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from diffclust.errors import UserError
-from diffclust.training.records import RUN_CONFIG, run_config_path
+from diffclust.training.records import RUN_CONFIG, read_config, run_config_path
 
 # Whatever a run writes: a directory holding any of them holds a run (or its remains).
 RUN_FILES = (
@@ -66,7 +66,7 @@ def check_launch(cfg: DictConfig, run_dir: Path, sweep: bool = False) -> str:
             f"resume=true, but {run_dir} holds no run to resume (no {RUN_CONFIG}); "
             "drop resume=true to start a new run there"
         )
-    recorded = OmegaConf.to_container(OmegaConf.load(recorded_path), resolve=False)
+    recorded = read_config(recorded_path)
     composed = OmegaConf.to_container(cfg, resolve=True)
     changed = [key for key in differing_keys(recorded, composed) if not resumable(key)]
     if changed:

@@ -16,6 +16,9 @@ import logging
 from pathlib import Path
 from typing import NamedTuple
 
+import yaml
+from omegaconf._utils import get_yaml_loader
+
 from diffclust.errors import UserError
 from diffclust.strict_json import dumps
 
@@ -32,6 +35,24 @@ def run_config_path(run_dir: Path) -> Path | None:
         if (run_dir / name).is_file():
             return run_dir / name
     return None
+
+
+class _RecordLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """OmegaConf's reading of YAML (``1e-5`` a float, no timestamps) on libyaml's parser: a
+    table over a grid reads thousands of config.yaml files, which OmegaConf.load reads about
+    17 times slower (1119 records: 41 s against 2.5 s; yaml's Python parser, then a
+    DictConfig built and thrown away)."""
+
+    yaml_implicit_resolvers = get_yaml_loader().yaml_implicit_resolvers
+
+
+def read_config(path: Path) -> dict:
+    """A recorded config.yaml as plain containers, interpolations left as written."""
+    try:
+        return yaml.load(path.read_text(), Loader=_RecordLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        why = " ".join(str(err).split())  # yaml's message spans lines
+        raise UserError(f"cannot read {path} ({why}); move that run aside") from None
 
 
 class Records:
