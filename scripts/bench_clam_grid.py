@@ -7,7 +7,10 @@ vmapped grid costs less per setting than fits one after another.
     python scripts/bench_clam_grid.py --data-dir DIR --dataset yale --n 8 --epochs 10
 
 The fit is ``diffclust.clam.fit._fit`` (10 restarts vmapped, T = 10, batch 8, mask 0.15):
-what one ``+experiment=clam`` job runs, without the job's own overhead.
+what one ``+experiment=clam`` job runs, without the job's own overhead. ``assign_speedup``: the
+job's last step, assigning the table after the fit, over the same N values of β, run eagerly
+(every new β compiled again, as before it was compiled with β traced) against
+``diffclust.clam.core.assign``; both give the same labels (``assign_same``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from omegaconf import OmegaConf  # noqa: E402
 
+from diffclust.clam import core as clam_core  # noqa: E402
 from diffclust.clam import fit as clam_fit  # noqa: E402
 from diffclust.data import DATASETS, load_dataset  # noqa: E402
 from diffclust.strict_json import dumps  # noqa: E402
@@ -48,6 +52,26 @@ def timed(fn, *args) -> float:
     start = time.perf_counter()
     jax.block_until_ready(fn(*args))
     return time.perf_counter() - start
+
+
+def assign_timings(x: jax.Array, k: int, betas: jax.Array) -> dict:
+    """Seconds to assign ``x`` once per β: eagerly (the scan's body holds β as a constant, so
+    each new β compiles again) and with the compiled ``core.assign`` (β traced)."""
+    memories = clam_core.Memories(x[:k], jnp.zeros((k,), x.dtype))
+    dynamics = [clam_core.Dynamics(float(b), 0.1, 10) for b in betas]
+    eager = clam_core._assign.__wrapped__
+    start = time.perf_counter()
+    before = [np.asarray(eager(x, memories, *d)) for d in dynamics]
+    eager_s = time.perf_counter() - start
+    start = time.perf_counter()
+    after = [np.asarray(clam_core.assign(x, memories, d)) for d in dynamics]
+    compiled_s = time.perf_counter() - start
+    return {
+        "assign_eager_s": round(eager_s, 3),
+        "assign_compiled_s": round(compiled_s, 3),
+        "assign_speedup": round(eager_s / compiled_s, 2),
+        "assign_same": all(np.array_equal(a, b) for a, b in zip(before, after, strict=True)),
+    }
 
 
 def main() -> None:
@@ -76,6 +100,7 @@ def main() -> None:
     def fit(nums):
         return clam_fit._fit.__wrapped__(shape, x, keys, score_key, nums)
 
+    assign = assign_timings(x, data.num_classes, numbers(args.n)["beta"])
     one = {name: v[0] for name, v in numbers(1).items()}
     single_s = timed(jax.jit(fit), one)
     batched_s = timed(jax.jit(jax.vmap(fit)), numbers(args.n))
@@ -89,6 +114,7 @@ def main() -> None:
                 "single_fit_s": round(single_s, 3),
                 "vmapped_fits_s": round(batched_s, 3),
                 "per_setting_speedup": round(single_s * args.n / batched_s, 3),
+                **assign,
                 "device": jax.devices()[0].platform,
             }
         )
