@@ -35,9 +35,10 @@
 # LAUNCHER: basic (one job after another, the default), local (joblib) or slurm.
 # Launched again with the same OUT_DIR (and DATA_DIR path), it keeps every finished job and runs
 # the rest. A grid longer than a machine's sitting: `python scripts/reproduce.py pack
-# OUT_DIR/runs/DATASET clam_paper/DATASET` keeps its finished runs in reproductions/, and on the
-# next machine `python scripts/reproduce.py unpack clam_paper/DATASET OUT_DIR/runs/DATASET`
-# writes them back before the script is launched again.
+# OUT_DIR/runs/DATASET in_progress/clam_paper/DATASET` keeps its finished runs in
+# reproductions/ (listed, not tabulated), and on the next machine `python scripts/reproduce.py
+# unpack in_progress/clam_paper/DATASET OUT_DIR/runs/DATASET` writes them back before the
+# script is launched again; once whole, it is packed as clam_paper/DATASET.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA_DIR=${1:?usage: scripts/reproduce_clam_tables.sh DATA_DIR [OUT_DIR] [--budget small|paper|smoke]}
