@@ -78,7 +78,7 @@ for dataset in zoo ecoli movement_libras yale; do
   if [[ -n "$GRID" ]]; then
     grid=$OUT_DIR/grid/$dataset
     timed "grid/$dataset" "$grid" "$DIFFCLUST" train -m +experiment=clam "${common[@]}" \
-      "hydra.sweep.dir=$grid" quiet=true train.pictures=false "${GRID_ARGS[@]}"
+      hydra/sweeper=grid "hydra.sweep.dir=$grid" quiet=true train.pictures=false "${GRID_ARGS[@]}"
     if "$DIFFCLUST" tables "$grid" --select test.silhouette --metric test.silhouette > /dev/null
     then sed -n '/^| n /,+2p;/^Selected by/,+1p' "$grid/table.md"  # the best silhouette
     fi

@@ -134,7 +134,7 @@ run() {  # run DATASET METHOD EXPERIMENT [overrides...]: one multirun
   # A failed job does not stop the others: it leaves error.txt and is listed by the tables.
   # resume=true: launched again, a sweep keeps its finished jobs and runs the rest.
   "$DIFFCLUST" train -m "+experiment=$experiment" "dataset=$dataset" "dataset.data_dir=$DATA_DIR" \
-    "hydra/launcher=$LAUNCHER" "hydra.sweep.dir=$sweep" quiet=true \
+    "hydra/launcher=$LAUNCHER" hydra/sweeper=grid "hydra.sweep.dir=$sweep" quiet=true \
     train.pictures=false resume=true "$@" || echo "some $dataset $method jobs failed; see the tables"
   if [[ $(finished_in "$sweep") -ge $expected ]]; then echo "$key" > "$sweep/.finished"; fi
 }

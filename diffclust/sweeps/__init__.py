@@ -5,11 +5,13 @@ from __future__ import annotations
 
 
 def register_sweeper() -> None:
-    """Makes ``hydra/sweeper=optuna`` instantiable however diffclust is installed: Hydra finds
-    plugins by listing the hydra_plugins package, which an editable install (PEP 660)
-    may hide although the module imports."""
+    """Makes ``hydra/sweeper=grid`` (the default) and ``optuna`` instantiable however diffclust
+    is installed: Hydra finds plugins by listing the hydra_plugins package, which an editable
+    install (PEP 660) may hide although the module imports."""
     from hydra.core.plugins import Plugins
 
+    from hydra_plugins.diffclust_sweeper.grid_sweeper import GridSweeper
     from hydra_plugins.diffclust_sweeper.optuna_sweeper import OptunaSweeper
 
+    Plugins.instance().register(GridSweeper)
     Plugins.instance().register(OptunaSweeper)
