@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def register_sweeper() -> None:
-    """Makes ``hydra/sweeper=grid`` (the default) and ``optuna`` instantiable however diffclust
+    """Makes ``hydra/sweeper=grid`` and ``optuna`` (both opt-in) instantiable however diffclust
     is installed: Hydra finds plugins by listing the hydra_plugins package, which an editable
     install (PEP 660) may hide although the module imports."""
     from hydra.core.plugins import Plugins
