@@ -11,10 +11,11 @@
 # reproduce_clam_tables.sh --budget paper, which runs them with its ablations and baselines)
 # in OUT_DIR/grid/DATASET, with its best setting by silhouette (empty clusters set aside, as in
 # the study) in OUT_DIR/grid/DATASET/table.md. Wall times: OUT_DIR/times.tsv; a study or grid
-# listed there is not launched again. A stopped grid continues where it stopped (resume=true;
-# its wall time adds the stopped segments, each up to the last file it wrote); a stopped
-# study is left as it is. To add trials to a study, launch it yourself with
-# hydra.sweep.dir=OUT_DIR/search/DATASET (each launch adds n_trials).
+# listed there is not launched again. A stopped grid or study continues where it stopped (a
+# grid with resume=true, a study up to its max_trials, its trials left running failed; on
+# another machine after `reproduce.py unpack`); its wall time adds the stopped segments, each
+# up to the last file it wrote. To add trials to a finished study, launch it yourself with
+# hydra.sweep.dir=OUT_DIR/search/DATASET and a larger hydra.sweeper.max_trials.
 # LAUNCHER: local (joblib, 2 jobs: the default), basic or slurm. CLAM_GRID_ARGS: overrides that
 # replace the paper grid's (a quick check: "head.beta=0.1,1.0 head.epochs=3").
 set -euo pipefail
@@ -43,11 +44,8 @@ timed() {  # timed NAME DIR COMMAND...: runs COMMAND, appends its wall time to t
     echo "$name finished earlier: not launched again"; return
   fi
   if [[ -e "$dir" ]]; then  # a stopped launch
-    if [[ $name != grid/* ]]; then
-      echo "$dir holds a stopped study: move it away to run $name again"; return
-    fi
-    # A grid continues (resume=true: finished jobs kept, the rest run). The stopped segment
-    # counts from its start to the last file it wrote.
+    # A grid continues (resume=true: finished jobs kept, the rest run), a study up to its
+    # max_trials. The stopped segment counts from its start to the last file it wrote.
     began=$(awk -F'\t' -v n="$name" '$1 == n {t = $2} END {print t}' "$OUT_DIR/starts.tsv" \
       2>/dev/null || true)
     last=$(find "$dir" -type f -printf '%T@\n' | sort -n | tail -1)
@@ -56,8 +54,11 @@ timed() {  # timed NAME DIR COMMAND...: runs COMMAND, appends its wall time to t
     else
       echo "$name: the stopped segment's start is not recorded; its time is not counted"
     fi
-    echo "$name: continuing the stopped grid in $dir"
-    extra=(resume=true)
+    if [[ $name == grid/* ]]; then
+      echo "$name: continuing the stopped grid in $dir"; extra=(resume=true)
+    else
+      echo "$name: continuing the stopped study in $dir"
+    fi
   fi
   start=$(date +%s)
   printf '%s\t%s\n' "$name" "$start" >> "$OUT_DIR/starts.tsv"

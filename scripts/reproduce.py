@@ -52,8 +52,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diffclust.errors import EXIT_MISSING_DATA, EXIT_REFUSED, UserError
+from diffclust.reports.packed import (
+    JOURNAL,
+    pack_journal,
+    pack_runs,
+    read_packed,
+    unpack_journal,
+    unpack_runs,
+)
 from diffclust.reports.packed import SUFFIX as PACKED  # a packed grid's records
-from diffclust.reports.packed import pack_runs, read_packed, unpack_runs
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))  # its sibling clam_search_report, however loaded
@@ -720,6 +727,9 @@ def unpack(name: str, sweep_dir: Path, records: Path) -> None:
     if not packed.is_file():
         raise UserError(f"{packed} does not exist; `reproduce.py list` shows the packed grids")
     print(f"{sweep_dir}: {unpack_runs(packed, sweep_dir)} finished runs written")
+    stopped = unpack_journal(packed, sweep_dir)
+    if stopped is not None:
+        print(f"{sweep_dir / JOURNAL}: the study written, {stopped} trials left running failed")
 
 
 def pack(sweep_dir: Path, name: str, records: Path) -> None:
@@ -727,6 +737,9 @@ def pack(sweep_dir: Path, name: str, records: Path) -> None:
     out = records / "runs" / f"{name}{PACKED}"
     total, changed = pack_runs(sweep_dir, out)
     print(f"{out}: {total} runs, {changed} added or changed")
+    journal = pack_journal(sweep_dir, out)
+    if journal is not None:
+        print(f"{journal}: the study's journal")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,12 @@
 """hydra/sweeper=optuna: Hydra's sweep syntax as Optuna distributions, the objective and its
 refusal of test labels, trial outcomes read from run directories, a study continued by a
-second launch (fast, with a stand-in launcher; slow, through the CLI and joblib), and
-`diffclust tables --study`."""
+second launch (fast, with a stand-in launcher; slow, through the CLI and joblib), a study
+stopped, packed and continued to its max_trials elsewhere, and `diffclust tables --study`."""
 
 import json
 import math
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ from runner_helpers import REPO, compose_config, run_cli, run_script
 from diffclust.config import register_configs
 from diffclust.config.schema import CONF_DIR
 from diffclust.errors import UserError
+from diffclust.reports.packed import pack_journal, pack_runs, unpack_journal, unpack_runs
 from diffclust.sweeps.config import OptunaSweeperConfig
 from diffclust.sweeps.objective import (
     COMPLETE,
@@ -34,7 +36,7 @@ from diffclust.sweeps.objective import (
     read_outcome,
 )
 from diffclust.sweeps.space import search_space, trial_overrides
-from diffclust.sweeps.study import load_study, storage_of
+from diffclust.sweeps.study import load_study, storage_of, this_worker
 from diffclust.sweeps.sweeper import run_study
 
 
@@ -290,6 +292,73 @@ def test_a_database_url_is_a_storage_too(tmp_path):
     assert len(optuna.load_study(storage=url, study_name="diffclust").trials) == 2
 
 
+NEVER_FAILS = ["+experiment=clam", "head.beta=interval(0.1, 3)", "head.alpha=interval(0.5, 1)"]
+
+
+def study_of(sweep_dir):
+    return load_study(*storage_of(None, sweep_dir, sweep_dir, create=False), "diffclust")
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (reaped, so the number is free)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_max_trials_caps_the_study_and_a_stopped_launch_trials_are_failed(tmp_path):
+    launched = []
+    launch = stand_in_launcher(tmp_path, launched)
+    capped = OptunaSweeperConfig(n_trials=3, max_trials=5)
+    run_study(capped, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
+    # A launch killed with two trials under way (one of this host, whose process is gone;
+    # one of another host, which may still tell it) leaves them running in the journal.
+    study = study_of(tmp_path)
+    stopped, elsewhere = study.ask(), study.ask()
+    stopped.set_user_attr("worker", f"{socket.gethostname()}:{dead_pid()}")
+    elsewhere.set_user_attr("worker", "another-host:1")
+    run_study(capped, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
+    trials = study_of(tmp_path).trials
+    assert trials[stopped.number].state == TrialState.FAIL
+    assert "launch stopped" in trials[stopped.number].user_attrs["reason"]
+    assert trials[elsewhere.number].state == TrialState.RUNNING
+    # 3 + 2 complete: the cap; failed and running trials are not counted.
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 5
+    assert launched == [0, 2, 5]  # 3 trials (2 + 1), then the 2 the study lacked
+    assert all(t.user_attrs["worker"] == this_worker() for t in trials if "run_dir" in t.user_attrs)
+    run_study(capped, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
+    assert launched == [0, 2, 5] and len(study_of(tmp_path).trials) == 7  # nothing to run
+
+
+def test_a_stopped_study_packed_and_unpacked_elsewhere_continues_to_max_trials(tmp_path):
+    first, second = tmp_path / "first" / "study", tmp_path / "second" / "study"
+    packed = tmp_path / "records" / "study.runs.jsonl.xz"
+    settings = OptunaSweeperConfig(n_trials=4, max_trials=6)
+    run_study(settings, sweep_config(first), stand_in_launcher(first, []), no_check, NEVER_FAILS)
+    study_of(first).ask().set_user_attr("worker", this_worker())  # under way when it stopped
+    pack_runs(first, packed)
+    assert pack_journal(first, packed).name == "study.study.journal.xz"
+
+    assert unpack_runs(packed, second) == 4
+    assert unpack_journal(packed, second) == 1  # the trial left running: failed
+    assert unpack_journal(packed, second) is None  # never over a journal there
+    launched = []
+    run_study(settings, sweep_config(second), stand_in_launcher(second, launched), no_check,
+              NEVER_FAILS)  # fmt: skip
+    trials = study_of(second).trials
+    assert launched == [5]  # the 2 trials the study lacked, numbered after the stopped one
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4 + ["FAIL"] + ["COMPLETE"] * 2
+    assert len({tuple(t.params.values()) for t in trials}) == 7  # no trial drawn twice
+    pack_runs(second, packed)
+    pack_journal(second, packed)  # the journal only grew: it continues the packed one
+    assert len(study_of(second).trials) == 7
+    # Another study's journal packed under the same name is refused: it would rewrite it.
+    other = tmp_path / "other"
+    run_study(settings, sweep_config(other), stand_in_launcher(other, []), no_check, NEVER_FAILS)
+    with pytest.raises(UserError, match="does not continue the study packed"):
+        pack_journal(other, packed)
+
+
 def test_tables_reads_the_study_best_trial_and_plots_it(tmp_path):
     settings = OptunaSweeperConfig(n_trials=4, sampler="random")
     config = sweep_config(tmp_path)
@@ -422,30 +491,34 @@ def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(t
     assert "- zoo, grid: head.beta=1.0" in out.stdout
 
 
-@pytest.mark.slow  # a study, a grid and its continuation through the script: 1-2 min
-def test_clam_search_script_continues_a_stopped_grid(tmp_path):
+@pytest.mark.slow  # a study, a grid and their continuation through the script: 1-2 min
+def test_clam_search_script_continues_a_stopped_grid_and_study(tmp_path):
     data = blobs_table(tmp_path / "data", n=40, features=3, centers=2, seed=1)
     quick = "head.epochs=3 head.restarts=1 head.init=kmeans++"
     env = {"CLAM_GRID_ARGS": f"head.beta=0.1,1.0,3.0 {quick}"}
     out_dir = tmp_path / "out"
-    args = (str(data), str(out_dir), "--grid", "hydra.sweeper.n_trials=1", *quick.split())
+    study = ("hydra.sweeper.n_trials=1", "hydra.sweeper.max_trials=1")
+    args = (str(data), str(out_dir), "--grid", *study, *quick.split())
     first = run_script("clam_search.sh", *args, env=env)
     assert first.returncode == 0, first.stderr[-3000:]
     grid = out_dir / "grid" / "zoo"
     assert sorted(p.parent.name for p in grid.glob("*/results.json")) == ["0", "1", "2"]
-    # Stop it: job 1 lost its results, job 2 never ran, and no time was written.
+    # Stop both: the grid's job 1 lost its results, job 2 never ran, and no time was written.
     kept = (grid / "0" / "results.json").read_bytes()
     (grid / "1" / "results.json").unlink()
     shutil.rmtree(grid / "2")
     times = out_dir / "times.tsv"
-    times.write_text("".join(l for l in times.read_text().splitlines(True) if "grid/" not in l))
+    times.write_text("")
     again = run_script("clam_search.sh", *args, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "grid/zoo: continuing the stopped grid" in again.stdout
-    assert "search/zoo finished earlier" in again.stdout
+    assert "search/zoo: continuing the stopped study" in again.stdout
+    assert "holds its max_trials=1 trials: nothing to run" in again.stderr + again.stdout
+    assert len(study_of(out_dir / "search" / "zoo").trials) == 1
     assert (grid / "0" / "results.json").read_bytes() == kept  # finished: left as it was
     assert sorted(p.parent.name for p in grid.glob("*/results.json")) == ["0", "1", "2"]
-    stopped = int((out_dir / "stopped.tsv").read_text().split("\t")[1])
+    stopped = dict(line.split("\t") for line in (out_dir / "stopped.tsv").read_text().splitlines())
+    assert set(stopped) == {"search/zoo", "grid/zoo"}
     (line,) = [l for l in times.read_text().splitlines() if l.startswith("grid/zoo\t")]
-    assert int(line.split("\t")[1]) >= stopped >= 0  # the stopped segment counts
+    assert int(line.split("\t")[1]) >= int(stopped["grid/zoo"]) >= 0  # the stopped segment counts
     assert "| zoo | " in again.stdout and "runs, " in again.stdout  # the report

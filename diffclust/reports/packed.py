@@ -13,6 +13,12 @@ finished: a record, once written, stays what it was. Unpacking writes the finish
 as folders (config.yaml, results.json), so that the same sweep launched again with
 ``resume=true`` (and the same config: data_dir included) keeps them and runs only the rest:
 a grid completes over several machines.
+
+A study's sweep (``hydra/sweeper=optuna``) also has its Optuna journal (study.journal: every
+trial asked and told, in order), packed beside its runs as ``NAME.study.journal.xz``. The
+journal only grows, so packing again must extend the packed one; unpacking writes it back
+and marks failed the trials it left running (their launch stopped on the machine that
+packed it), so the study launched again continues to its ``max_trials``.
 """
 
 from __future__ import annotations
@@ -64,12 +70,62 @@ def pack_runs(sweep_dir: Path, out: Path) -> tuple[int, int]:
     text = "".join(
         json.dumps({**merged[name], "run": name}, sort_keys=True) + "\n" for name in sorted(merged)
     )
+    _write_xz(out, text.encode())
+    return len(merged), changed
+
+
+JOURNAL = "study.journal"  # diffclust.sweeps.study.DEFAULT_STORAGE (that module loads Optuna)
+JOURNAL_SUFFIX = ".study.journal.xz"
+
+
+def journal_of(packed: Path) -> Path:
+    """Where the study journal of the packed runs ``packed`` is kept."""
+    return packed.with_name(packed.name.removesuffix(SUFFIX) + JOURNAL_SUFFIX)
+
+
+def _write_xz(out: Path, data: bytes) -> None:
+    """``data`` compressed into ``out``, written atomically."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    with lzma.open(partial, "wt", preset=9 | lzma.PRESET_EXTREME) as f:
-        f.write(text)
+    with lzma.open(partial, "wb", preset=9 | lzma.PRESET_EXTREME) as f:
+        f.write(data)
     os.replace(partial, out)
-    return len(merged), changed
+
+
+def pack_journal(sweep_dir: Path, packed: Path) -> Path | None:
+    """The sweep's study journal packed beside ``packed`` (None: the sweep has none). A UserError
+    if the packed journal holds what this one does not: another study's, or one rewritten."""
+    journal = sweep_dir / JOURNAL
+    if not journal.is_file():
+        return None
+    data, out = journal.read_bytes(), journal_of(packed)
+    if out.is_file() and not data.startswith(lzma.decompress(out.read_bytes())):
+        raise UserError(
+            f"{journal} does not continue the study packed in {out}; pack it under another NAME"
+        )
+    _write_xz(out, data)
+    return out
+
+
+def unpack_journal(packed: Path, sweep_dir: Path) -> int | None:
+    """The packed study journal written back into ``sweep_dir`` (never over one there), its
+    trials left running marked failed (every worker of it ran on the machine that packed
+    it); the number of those (None: nothing written)."""
+    import optuna  # only here: reading packed runs needs no Optuna
+
+    from diffclust.sweeps.study import fail_stopped_trials, storage_of
+
+    source, journal = journal_of(packed), sweep_dir / JOURNAL
+    if not source.is_file() or journal.exists():
+        return None
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_bytes(lzma.decompress(source.read_bytes()))
+    storage, _ = storage_of(None, sweep_dir, sweep_dir, create=False)
+    reason = "its launch stopped before the study was packed"
+    return sum(
+        fail_stopped_trials(optuna.load_study(study_name=name, storage=storage), reason)
+        for name in optuna.get_all_study_names(storage)
+    )
 
 
 def unpack_runs(packed: Path, sweep_dir: Path) -> int:

@@ -4,11 +4,15 @@ that names the same storage and study name."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
 
 from diffclust.errors import UserError
 from diffclust.sweeps.objective import Objective
@@ -67,3 +71,57 @@ def load_study(storage, where: str, name: str) -> optuna.Study:
         return optuna.load_study(storage=storage, study_name=name)
     except KeyError:
         raise UserError(f"no study {name!r} in {where}") from None
+
+
+# What a study's size counts, as Optuna's MaxTrialsCallback does: trials that gave a value
+# or were set aside, not failed ones (a run error, a stopped launch), which TPE ignores.
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """The study's complete and set-aside trials, by every launch and worker."""
+    return len(study.get_trials(deepcopy=False, states=COUNTED))
+
+
+def this_worker() -> str:
+    """Who asks a trial: this host and process (a trial's ``worker`` attribute)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_gone(worker: str) -> bool:
+    """True when ``worker`` (host:pid) was a process of this host that no longer runs; a
+    worker of another host, or one that runs, may still tell its trial."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def fail_stopped_trials(
+    study: optuna.Study, reason: str, gone: Callable[[str], bool] | None = None
+) -> int:
+    """Marks failed each running trial whose worker is ``gone`` (None: every running trial), as
+    a launch killed with its trials under way never tells them: the study's counts then say
+    what happened. The number marked."""
+    stopped = [
+        trial
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if gone is None or gone(trial.user_attrs.get("worker", ""))
+    ]
+    for trial in stopped:
+        # Optuna has no public call to annotate a trial another process asked.
+        study._storage.set_trial_user_attr(trial._trial_id, "reason", reason)
+        study.tell(trial.number, state=TrialState.FAIL)
+    if stopped:
+        logging.getLogger(__name__).info(
+            "%d trials left running by a stopped launch marked failed: %s",
+            len(stopped),
+            ", ".join(str(t.number) for t in stopped),
+        )
+    return len(stopped)

@@ -1,7 +1,8 @@
 """The study loop of ``hydra/sweeper=optuna``: ask a batch of trials, run them as jobs of the
 configured launcher (one after another, joblib, SLURM), tell each trial what its run directory
-says, until this launch has run ``n_trials``. Trial N runs in SWEEP_DIR/N, so a continued
-study (same storage and study name) adds run directories beside the earlier ones."""
+says, until this launch has run ``n_trials`` (or the study holds ``max_trials``).
+Trial N runs in SWEEP_DIR/N, so a continued study (same storage and study name) adds run
+directories beside the earlier ones."""
 
 from __future__ import annotations
 
@@ -26,7 +27,16 @@ from diffclust.sweeps.objective import (
     read_outcome,
 )
 from diffclust.sweeps.space import search_space, trial_overrides
-from diffclust.sweeps.study import SAMPLERS, open_study, sampler, storage_of
+from diffclust.sweeps.study import (
+    SAMPLERS,
+    counted_trials,
+    fail_stopped_trials,
+    open_study,
+    sampler,
+    storage_of,
+    this_worker,
+    worker_gone,
+)
 from diffclust.training.identity import held_files
 
 log = logging.getLogger(__name__)
@@ -41,7 +51,8 @@ def run_study(
     arguments: list[str],
     config_loader=None,
 ) -> list:
-    """Runs ``settings.n_trials`` trials of the study; ``launch(jobs, initial_job_idx)`` and
+    """Runs ``settings.n_trials`` trials of the study (fewer where ``settings.max_trials``
+    caps it); ``launch(jobs, initial_job_idx)`` and
     ``validate(jobs)`` are the launcher's and Hydra's, ``arguments`` the task overrides."""
     check_settings(settings)
     given = [f"{key}={value}" for key, value in settings.params.items()] + list(arguments)
@@ -58,25 +69,37 @@ def run_study(
     sweep_dir = Path(config.hydra.sweep.dir)
     storage, where = storage_of(settings.storage, sweep_dir, Path(config.hydra.runtime.cwd))
     study = open_study(storage, settings.study_name, objective)
+    fail_stopped_trials(study, "its launch stopped before the trial ended", worker_gone)
     earlier = len(study.trials)
+    todo = settings.n_trials
+    if settings.max_trials is not None:
+        todo = min(todo, settings.max_trials - counted_trials(study))
     study.sampler = sampler(settings.sampler, settings.seed + earlier, settings.n_startup_trials)
     OmegaConf.save(config, sweep_dir / "multirun.yaml")  # what a grid sweep saves too
     size = settings.batch_size or launcher_jobs(config)
+    if todo <= 0:
+        log.info(
+            "study %r in %s holds its max_trials=%d trials: nothing to run",
+            study.study_name, where, settings.max_trials,
+        )  # fmt: skip
+        log_best(study, objective)
+        return []
     log.info(
         "study %r in %s (%d trials so far): %s %s over %s, %d trials in batches of %d",
         study.study_name, where, earlier, objective.direction, objective.key,
-        ", ".join(space), settings.n_trials, size,
+        ", ".join(space), todo, size,
     )  # fmt: skip
     returns = []
-    for start in range(0, settings.n_trials, size):
-        trials = [study.ask(space) for _ in range(min(size, settings.n_trials - start))]
+    for start in range(0, todo, size):
+        trials = [study.ask(space) for _ in range(min(size, todo - start))]
         returns.append(run_batch(study, trials, fixed, objective, sweep_dir, launch, validate))
     log_best(study, objective)
     return returns
 
 
 def check_settings(settings: OptunaSweeperConfig) -> None:
-    for key, least in (("n_trials", 1), ("batch_size", 1), ("n_startup_trials", 0)):
+    keys = (("n_trials", 1), ("max_trials", 1), ("batch_size", 1), ("n_startup_trials", 0))
+    for key, least in keys:
         value = getattr(settings, key)
         if value is not None and value < least:
             raise UserError(f"hydra.sweeper.{key}={value}: use a number >= {least}")
@@ -107,6 +130,7 @@ def run_batch(
     for trial in trials:
         run_dir = sweep_dir / str(trial.number)
         trial.set_user_attr("run_dir", str(run_dir))
+        trial.set_user_attr("worker", this_worker())  # so a later launch can tell it stopped
         held = held_files(run_dir)
         if held:
             reason = (
