@@ -10,14 +10,15 @@ One markdown row per table with a grid or a study: the paper's ClAM silhouette (
 the best of its own grid); our grid's best whole-table silhouette (a partition with an empty
 cluster set aside, as in the study), its settings; the study's best and the first trial
 (counted from 1) whose silhouette came within ``--within`` of our grid's best, and of the
-paper's. Times are elapsed, from the first run's start to the last one's end (provenance).
+paper's. Times are elapsed, from the first run's start to the last one's end (provenance),
+summed over sittings where a grid or study was completed in several.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from diffclust.errors import UserError
@@ -40,18 +41,30 @@ def table_runs(root: Path, table: str) -> list[Run]:
     return []
 
 
+# A pause this long with no run going ends a sitting: a grid or study completed over several
+# (machines, sessions) is timed by its sittings, not by the days between them. Within one,
+# runs follow each other within seconds (a job's start-up), and no run lasts this long.
+SITTING_GAP = timedelta(minutes=10)
+
+
 def elapsed(runs: list[Run]) -> str:
-    """ ", N min": from the first finished run's start to the last one's end ("" where the
-    runs record no times)."""
-    times = [
+    """ ", N min": from the first finished run's start to the last one's end, over each
+    sitting ("" where the runs record no times; ", N min in S sittings" for several)."""
+    times = sorted(
         (datetime.fromisoformat(p["started"]), datetime.fromisoformat(p["ended"]))
         for p in (run.results.get("provenance", {}) for run in runs if run.results)
         if p.get("started") and p.get("ended")
-    ]
+    )
     if not times:
         return ""
-    seconds = (max(end for _, end in times) - min(start for start, _ in times)).total_seconds()
-    return f", {seconds / 60:.0f} min"
+    sittings = [list(times[0])]
+    for start, end in times[1:]:
+        if start > sittings[-1][1] + SITTING_GAP:
+            sittings.append([start, end])
+        else:
+            sittings[-1][1] = max(sittings[-1][1], end)
+    minutes = sum((end - start).total_seconds() for start, end in sittings) / 60
+    return f", {minutes:.0f} min" + (f" in {len(sittings)} sittings" if len(sittings) > 1 else "")
 
 
 def grid_best(runs: list[Run]) -> tuple[float, int, str]:

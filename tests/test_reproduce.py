@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from diffclust.reports.runs import Run
+
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("reproduce", REPO / "scripts" / "reproduce.py")
 reproduce = importlib.util.module_from_spec(spec)
@@ -270,3 +272,17 @@ def test_the_study_against_the_grid_is_generated_from_packed_records(tmp_path):
     table = reproduce.make_tables(tmp_path / "records")["clam_search"]
     assert "| ecoli | 0.331 | 0.3500 (2 runs) | 0.3600 (3 trials) | 2 | 2 |" in table
     assert "- ecoli, grid: head.beta=2" in table
+
+
+def test_a_grid_completed_over_sittings_is_timed_by_its_sittings():
+    from clam_search_report import elapsed  # beside reproduce.py, which puts it on the path
+
+    def run(start: str, end: str) -> Run:
+        provenance = {"started": f"2026-12-0{start}:00+00:00", "ended": f"2026-12-0{end}:00+00:00"}
+        return Run(Path("0"), {}, {"provenance": provenance}, "finished")
+
+    # Two at a time for 30 min (a job's start-up between runs), then the next day 5 min more.
+    one_day = [run("6T10:00", "6T10:20"), run("6T10:01", "6T10:29"), run("6T10:29", "6T10:30")]
+    assert elapsed(one_day) == ", 30 min"
+    assert elapsed([*one_day, run("7T09:00", "7T09:05")]) == ", 35 min in 2 sittings"
+    assert elapsed([Run(Path("1"), {}, None, "unfinished")]) == ""
