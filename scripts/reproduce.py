@@ -41,12 +41,14 @@ import argparse
 import contextlib
 import io
 import json
+import lzma
 import random
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,7 @@ from pathlib import Path
 from diffclust.errors import EXIT_MISSING_DATA, EXIT_REFUSED, UserError
 from diffclust.reports.packed import (
     JOURNAL,
+    journal_of,
     pack_journal,
     pack_runs,
     read_packed,
@@ -700,7 +703,52 @@ def audit(records: Path) -> bool:
                 print(f"  {folder.name}: {problem}")
     for packed in sorted((records / "runs").rglob(f"*{PACKED}")):
         clean &= audit_packed(packed, records, history)
+        if journal_of(packed).is_file():
+            clean &= audit_journal(journal_of(packed), packed, records)
     return clean
+
+
+def audit_journal(journal: Path, packed: Path, records: Path) -> bool:
+    """A packed study journal against its packed runs: each trial the study holds as complete
+    or set aside has its run packed, whose results give that state and value. True when so."""
+    import tempfile
+
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from diffclust.reports.study import STATE_NAMES
+    from diffclust.sweeps.objective import COMPLETE, SET_ASIDE, Objective, outcome
+
+    runs = {run.path.name: run for run in read_packed(packed)}
+    told = {"COMPLETE": COMPLETE, "PRUNED": SET_ASIDE}
+    problems, states = [], Counter()
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / JOURNAL).write_bytes(lzma.decompress(journal.read_bytes()))
+        storage = JournalStorage(JournalFileBackend(str(Path(folder) / JOURNAL)))
+        for name in optuna.get_all_study_names(storage):
+            study = optuna.load_study(study_name=name, storage=storage)
+            objective = Objective(study.user_attrs["objective"], study.direction.name.lower())
+            for trial in study.trials:
+                states[trial.state.name] += 1
+                if trial.state.name not in told:
+                    continue
+                run = runs.get(Path(trial.user_attrs["run_dir"]).name)
+                state = told[trial.state.name]  # a set-aside trial's value is an attribute
+                held = (state, trial.value if state == COMPLETE else trial.user_attrs.get("value"))
+                found = outcome(run.results, objective)[:2] if run and run.results else None
+                if found != held:
+                    problems.append(
+                        f"trial {trial.number}: the study holds {held}, the run {found}"
+                    )
+    shown = ", ".join(
+        f"{n} {STATE_NAMES.get(state, state.lower())}" for state, n in states.most_common()
+    )
+    print(f"{journal.relative_to(records / 'runs')}: {sum(states.values())} trials ({shown})"
+          + ("" if problems else ", each as its packed run records it"))  # fmt: skip
+    for problem in problems:
+        print(f"  {problem}")
+    return not problems
 
 
 def audit_packed(packed: Path, records: Path, history: set[str]) -> bool:

@@ -5,6 +5,8 @@ import filecmp
 import glob
 import importlib.util
 import json
+import lzma
+import re
 import shutil
 import subprocess
 import sys
@@ -201,6 +203,22 @@ def test_every_committed_run_passes_the_audit(tmp_path, capsys):
     # Issue 21: each recorded run names a commit of this repository, clean, and ran its
     # budget or stopped early for patience counted from the step it tested.
     assert reproduce.audit(committed_records(tmp_path)), capsys.readouterr().out
+
+
+def test_a_study_journal_that_disagrees_with_its_runs_fails_the_audit(tmp_path, capsys):
+    records = committed_records(tmp_path)
+    journal = records / "runs" / "clam_search" / "zoo.study.journal.xz"
+    packed = records / "runs" / "clam_search" / "zoo.runs.jsonl.xz"
+    assert reproduce.audit_journal(journal, packed, records), capsys.readouterr().out
+    # One trial's value changed in the study (the first value told): no run gives it.
+    text = lzma.decompress(journal.read_bytes()).decode()
+    told = re.search(r'"values": ?\[([^\]]+)\]', text)
+    journal.write_bytes(
+        lzma.compress((text[: told.start(1)] + "0.999" + text[told.end(1) :]).encode())
+    )
+    assert not reproduce.audit_journal(journal, packed, records)
+    out = capsys.readouterr().out
+    assert "('complete', 0.999), the run ('complete', " in out
 
 
 def run_record(steps=2000, best=900, select="best", commit="abc", dirty=False) -> dict:
