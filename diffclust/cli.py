@@ -7,6 +7,7 @@ this file does not change.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -38,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return importlib.import_module(available[name]).main(rest)
+    try:
+        return importlib.import_module(available[name]).main(rest)
+    except BrokenPipeError:  # the reader stopped (`diffclust tables DIR | head`): not a failure
+        # Python would print a traceback flushing stdout at exit; send what is left nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # a shell's status for SIGPIPE
 
 
 if __name__ == "__main__":

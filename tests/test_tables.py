@@ -3,10 +3,12 @@ and unfinished runs listed, a metric missing from some runs."""
 
 import csv
 import json
+import subprocess
+import sys
 
 import matplotlib.image as plt_image
 import yaml
-from runner_helpers import run_cli
+from runner_helpers import REPO, run_cli
 
 
 def make_run(root, name, config, results=None, error=None):
@@ -79,6 +81,15 @@ def test_tables_without_finished_runs_is_a_clear_error(tmp_path):
     assert out.returncode == 2 and "no finished run" in out.stderr
     out = run_cli("tables", str(tmp_path / "nope"))
     assert out.returncode == 2 and "not a directory" in out.stderr
+
+
+def test_tables_piped_into_a_reader_that_stops_ends_without_a_traceback(tmp_path):
+    make_run(tmp_path, "r", config(250, "forest", 0), {"test": {"error": 0.1}})
+    # `true` reads nothing and exits long before Python has started: every write breaks the
+    # pipe, as `| head` does once it has its lines.
+    command = f"{sys.executable} -m diffclust.cli tables {tmp_path} | true; echo ${{PIPESTATUS[0]}}"
+    out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout == "141\n" and out.stderr == "", out.stderr
 
 
 def test_plot_key_must_be_a_grouping_key(tmp_path):
