@@ -12,9 +12,10 @@ PLUGIN = "hydra_plugins.diffclust_sweeper.optuna_sweeper.OptunaSweeper"
 class OptunaSweeperConfig:
     _target_: str = PLUGIN
     n_trials: int = 20  # trials this launch runs; a continued study adds as many again
-    # The study's size: a launch runs no more trials than the study lacks of it (complete
-    # and set-aside trials of every launch and worker, as Optuna's MaxTrialsCallback counts;
-    # failed ones are not counted), so a stopped study launched again completes to it.
+    # The study's size: before each batch a launch asks no more trials than the study lacks
+    # of it (complete and set-aside trials of every launch and worker, as Optuna's
+    # MaxTrialsCallback counts, and those running; failed ones are not counted), so a
+    # stopped study launched again completes to it and workers sharing it stop there.
     max_trials: int | None = None
     # Trials asked at once and run together by the launcher; null: the launcher's n_jobs
     # (hydra/launcher=local), else 1 (one after another, each informed by all before it).

@@ -71,9 +71,7 @@ def run_study(
     study = open_study(storage, settings.study_name, objective)
     fail_stopped_trials(study, "its launch stopped before the trial ended", worker_gone)
     earlier = len(study.trials)
-    todo = settings.n_trials
-    if settings.max_trials is not None:
-        todo = min(todo, settings.max_trials - counted_trials(study))
+    todo = room(study, settings, settings.n_trials)
     study.sampler = sampler(settings.sampler, settings.seed + earlier, settings.n_startup_trials)
     OmegaConf.save(config, sweep_dir / "multirun.yaml")  # what a grid sweep saves too
     size = settings.batch_size or launcher_jobs(config)
@@ -89,12 +87,23 @@ def run_study(
         study.study_name, where, earlier, objective.direction, objective.key,
         ", ".join(space), todo, size,
     )  # fmt: skip
-    returns = []
-    for start in range(0, todo, size):
-        trials = [study.ask(space) for _ in range(min(size, todo - start))]
+    returns, ran = [], 0
+    while (batch := min(size, room(study, settings, settings.n_trials - ran))) > 0:
+        trials = [study.ask(space) for _ in range(batch)]
         returns.append(run_batch(study, trials, fixed, objective, sweep_dir, launch, validate))
+        ran += batch
     log_best(study, objective)
     return returns
+
+
+def room(study, settings: OptunaSweeperConfig, left: int) -> int:
+    """Trials this launch may still ask: what is ``left`` of its n_trials, no more than the
+    study lacks of max_trials counting the trials other workers are running (asked before
+    every batch, so workers sharing a study do not overshoot it)."""
+    if settings.max_trials is None:
+        return left
+    running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    return min(left, settings.max_trials - counted_trials(study) - running)
 
 
 def check_settings(settings: OptunaSweeperConfig) -> None:
