@@ -16,8 +16,11 @@
 # another machine after `reproduce.py unpack`); its wall time adds the stopped segments, each
 # up to the last file it wrote. To add trials to a finished study, launch it yourself with
 # hydra.sweep.dir=OUT_DIR/search/DATASET and a larger hydra.sweeper.max_trials.
-# LAUNCHER: local (joblib, 2 jobs: the default), basic or slurm. CLAM_GRID_ARGS: overrides that
-# replace the paper grid's (a quick check: "head.beta=0.1,1.0 head.epochs=3").
+# LAUNCHER: local (joblib, 2 jobs: the default), basic or slurm. With local the study runs as
+# STUDY_WORKERS (2) launches sharing its journal, each one trial at a time (hydra/launcher=basic,
+# sampler seed 0, 1, ...): none waits for the slower trial of a batch, as a joblib batch of 2
+# does (each of its workers busy about 74% of the time on Movement Libras). CLAM_GRID_ARGS:
+# overrides that replace the paper grid's (a quick check: "head.beta=0.1,1.0 head.epochs=3").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA_DIR=${1:?usage: scripts/clam_search.sh DATA_DIR OUT_DIR [--grid] [overrides...]}
@@ -26,6 +29,7 @@ shift 2
 GRID=
 if [[ $# -gt 0 && "$1" == --grid ]]; then GRID=yes; shift; fi
 LAUNCHER=${LAUNCHER:-local}
+STUDY_WORKERS=${STUDY_WORKERS:-2}
 DIFFCLUST=${DIFFCLUST:-.venv/bin/diffclust}
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
 mkdir -p "$OUT_DIR"
@@ -69,17 +73,28 @@ timed() {  # timed NAME DIR COMMAND...: runs COMMAND, appends its wall time to t
   printf '%s\t%s\n' "$name" "$(($(date +%s) - start + stopped))" >> "$OUT_DIR/times.tsv"
 }
 
+workers() {  # workers COMMAND...: the study's launch (STUDY_WORKERS of them with LAUNCHER=local)
+  if [[ $LAUNCHER != local ]]; then "$@" "hydra/launcher=$LAUNCHER"; return; fi
+  local i pids=() failed=0
+  for ((i = 0; i < STUDY_WORKERS; i++)); do
+    "$@" hydra/launcher=basic "hydra.sweeper.seed=$i" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || failed=1; done
+  return $failed
+}
+
 for dataset in zoo ecoli movement_libras yale; do
   [[ -f "$DATA_DIR/${FILES[$dataset]}" ]] || continue
-  common=("dataset=$dataset" "dataset.data_dir=$DATA_DIR" "hydra/launcher=$LAUNCHER")
+  common=("dataset=$dataset" "dataset.data_dir=$DATA_DIR")
   search=$OUT_DIR/search/$dataset
-  timed "search/$dataset" "$search" "$DIFFCLUST" train -m +experiment=clam_search "${common[@]}" \
-    "hydra.sweep.dir=$search" "$@"
+  timed "search/$dataset" "$search" workers "$DIFFCLUST" train -m +experiment=clam_search \
+    "${common[@]}" "hydra.sweep.dir=$search" "$@"
   if "$DIFFCLUST" tables "$search" --study > /dev/null; then head -2 "$search/table.md"; fi
   if [[ -n "$GRID" ]]; then
     grid=$OUT_DIR/grid/$dataset
     timed "grid/$dataset" "$grid" "$DIFFCLUST" train -m +experiment=clam "${common[@]}" \
-      hydra/sweeper=grid "hydra.sweep.dir=$grid" quiet=true train.pictures=false "${GRID_ARGS[@]}"
+      "hydra/launcher=$LAUNCHER" hydra/sweeper=grid "hydra.sweep.dir=$grid" quiet=true train.pictures=false "${GRID_ARGS[@]}"
     if "$DIFFCLUST" tables "$grid" --select test.silhouette --metric test.silhouette > /dev/null
     then sed -n '/^| n /,+2p;/^Selected by/,+1p' "$grid/table.md"  # the best silhouette
     fi

@@ -453,11 +453,12 @@ def blobs_table(data: Path, n: int, features: int, centers: int, seed: int) -> P
 def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(tmp_path):
     data = blobs_table(tmp_path / "data", n=60, features=4, centers=3, seed=0)
     # head.init, searched by clam_search, is fixed here: the command line's override wins.
+    # Two workers (the script's default) share the study, two trials each.
     quick = ["hydra.sweeper.n_trials=2", "head.epochs=3", "head.restarts=1", "head.init=kmeans++"]
     out = run_script("clam_search.sh", str(data), str(tmp_path / "out"), *quick)
     assert out.returncode == 0, out.stderr[-3000:]
     report = (tmp_path / "out" / "search" / "zoo" / "table.md").read_text()
-    assert report.startswith("Study 'diffclust': 2 trials") and "\nBest: trial " in report
+    assert report.startswith("Study 'diffclust': 4 trials") and "\nBest: trial " in report
     assert "Best: trial" in out.stdout and "search/zoo\t" in out.stdout  # its wall time
     assert "head.init" not in report.split("Best: ")[1].splitlines()[0]  # not searched
     again = run_script("clam_search.sh", str(data), str(tmp_path / "out"), *quick)
@@ -498,7 +499,7 @@ def test_clam_search_script_continues_a_stopped_grid_and_study(tmp_path):
     quick = "head.epochs=3 head.restarts=1 head.init=kmeans++"
     env = {"CLAM_GRID_ARGS": f"head.beta=0.1,1.0,3.0 {quick}"}
     out_dir = tmp_path / "out"
-    study = ("hydra.sweeper.n_trials=1", "hydra.sweeper.max_trials=1")
+    study = ("hydra.sweeper.n_trials=1", "hydra.sweeper.max_trials=2")  # one trial a worker
     args = (str(data), str(out_dir), "--grid", *study, *quick.split())
     first = run_script("clam_search.sh", *args, env=env)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -514,8 +515,8 @@ def test_clam_search_script_continues_a_stopped_grid_and_study(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "grid/zoo: continuing the stopped grid" in again.stdout
     assert "search/zoo: continuing the stopped study" in again.stdout
-    assert "holds its max_trials=1 trials: nothing to run" in again.stderr + again.stdout
-    assert len(study_of(out_dir / "search" / "zoo").trials) == 1
+    assert "holds its max_trials=2 trials: nothing to run" in again.stderr + again.stdout
+    assert len(study_of(out_dir / "search" / "zoo").trials) == 2
     assert (grid / "0" / "results.json").read_bytes() == kept  # finished: left as it was
     assert sorted(p.parent.name for p in grid.glob("*/results.json")) == ["0", "1", "2"]
     stopped = dict(line.split("\t") for line in (out_dir / "stopped.tsv").read_text().splitlines())
