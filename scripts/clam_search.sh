@@ -12,7 +12,7 @@
 # in OUT_DIR/grid/DATASET, with its best setting by silhouette (empty clusters set aside, as in
 # the study) in OUT_DIR/grid/DATASET/table.md. Wall times: OUT_DIR/times.tsv; a study or grid
 # listed there is not launched again. A stopped grid or study continues where it stopped (a
-# grid with resume=true, a study up to its max_trials, its trials left running failed; on
+# grid with resume=true, a study up to its max_trials, the trials it left running told; on
 # another machine after `reproduce.py unpack`); its wall time adds the stopped segments, each
 # up to the last file it wrote. To add trials to a finished study, launch it yourself with
 # hydra.sweep.dir=OUT_DIR/search/DATASET and a larger hydra.sweeper.max_trials.

@@ -777,7 +777,7 @@ def unpack(name: str, sweep_dir: Path, records: Path) -> None:
     print(f"{sweep_dir}: {unpack_runs(packed, sweep_dir)} finished runs written")
     stopped = unpack_journal(packed, sweep_dir)
     if stopped is not None:
-        print(f"{sweep_dir / JOURNAL}: the study written, {stopped} trials left running failed")
+        print(f"{sweep_dir / JOURNAL}: the study written, {stopped} trials left running told")
 
 
 def pack(sweep_dir: Path, name: str, records: Path) -> None:

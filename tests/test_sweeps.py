@@ -306,29 +306,36 @@ def dead_pid() -> int:
     return child.pid
 
 
-def test_max_trials_caps_the_study_and_a_stopped_launch_trials_are_failed(tmp_path):
+def test_max_trials_caps_the_study_and_a_stopped_launch_trials_are_told(tmp_path):
     launched = []
     launch = stand_in_launcher(tmp_path, launched)
-    capped = OptunaSweeperConfig(n_trials=3, max_trials=5)
+    capped = OptunaSweeperConfig(n_trials=3, max_trials=6)
     run_study(capped, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
-    # A launch killed with two trials under way (one of this host, whose process is gone;
-    # one of another host, which may still tell it) leaves them running in the journal.
+    # A launch killed with three trials under way leaves them running in the journal: two of
+    # this host, whose process is gone (one's run had finished, the other's had not), and
+    # one of another host, which may still tell it.
     study = study_of(tmp_path)
-    stopped, elsewhere = study.ask(), study.ask()
-    stopped.set_user_attr("worker", f"{socket.gethostname()}:{dead_pid()}")
+    finished, stopped, elsewhere = study.ask(), study.ask(), study.ask()
+    for trial in (finished, stopped):
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{dead_pid()}")
+        trial.set_user_attr("run_dir", str(tmp_path / str(trial.number)))
+    write_run(tmp_path / str(finished.number), {"test": {"silhouette": 0.5}})
     elsewhere.set_user_attr("worker", "another-host:1")
     run_study(capped, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
     trials = study_of(tmp_path).trials
+    assert trials[finished.number].state == TrialState.COMPLETE  # told what its run says
+    assert trials[finished.number].value == 0.5
     assert trials[stopped.number].state == TrialState.FAIL
     assert "launch stopped" in trials[stopped.number].user_attrs["reason"]
     assert trials[elsewhere.number].state == TrialState.RUNNING
-    # 3 complete + 1: the cap, as the other host's running trial may still complete (the
-    # failed one is not counted).
-    assert [t.state for t in trials].count(TrialState.COMPLETE) == 4
-    assert launched == [0, 2, 5]  # 3 trials (2 + 1), then the 1 the study lacked
-    assert all(t.user_attrs["worker"] == this_worker() for t in trials if "run_dir" in t.user_attrs)
+    # 3 + 1 complete, + 1, + the other host's running trial, which may still complete: the
+    # cap of 6 (the failed one is not counted).
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 5
+    assert launched == [0, 2, 6]  # 3 trials (2 + 1), then the 1 the study lacked
+    asked_here = [t for t in trials if t.number not in (3, 4, 5)]
+    assert all(t.user_attrs["worker"] == this_worker() for t in asked_here)
     run_study(capped, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
-    assert launched == [0, 2, 5] and len(study_of(tmp_path).trials) == 6  # nothing to run
+    assert launched == [0, 2, 6] and len(study_of(tmp_path).trials) == 7  # nothing to run
 
 
 def test_a_stopped_study_packed_and_unpacked_elsewhere_continues_to_max_trials(tmp_path):
@@ -336,20 +343,26 @@ def test_a_stopped_study_packed_and_unpacked_elsewhere_continues_to_max_trials(t
     packed = tmp_path / "records" / "study.runs.jsonl.xz"
     settings = OptunaSweeperConfig(n_trials=4, max_trials=6)
     run_study(settings, sweep_config(first), stand_in_launcher(first, []), no_check, NEVER_FAILS)
-    study_of(first).ask().set_user_attr("worker", this_worker())  # under way when it stopped
+    study = study_of(first)
+    for _ in range(2):  # under way when it stopped: the second one's run had just finished
+        trial = study.ask()
+        trial.set_user_attr("run_dir", str(first / str(trial.number)))
+    write_run(first / "5", {"test": {"silhouette": 0.5}})
     pack_runs(first, packed)
     assert pack_journal(first, packed).name == "study.study.journal.xz"
 
-    assert unpack_runs(packed, second) == 4
-    assert unpack_journal(packed, second) == 1  # the trial left running: failed
+    assert unpack_runs(packed, second) == 5
+    assert unpack_journal(packed, second) == 2  # the trials left running: told
     assert unpack_journal(packed, second) is None  # never over a journal there
     launched = []
     run_study(settings, sweep_config(second), stand_in_launcher(second, launched), no_check,
               NEVER_FAILS)  # fmt: skip
     trials = study_of(second).trials
-    assert launched == [5]  # the 2 trials the study lacked, numbered after the stopped one
+    assert launched == [6]  # the 1 trial the study lacked, numbered after the stopped ones
     assert [t.state.name for t in trials] == ["COMPLETE"] * 4 + ["FAIL"] + ["COMPLETE"] * 2
-    assert len({tuple(t.params.values()) for t in trials}) == 7  # no trial drawn twice
+    assert trials[5].value == 0.5  # its unpacked run's value
+    drawn = [tuple(t.params.values()) for t in trials if t.params]  # the stand-ins drew none
+    assert len(set(drawn)) == len(drawn) == 5  # no trial drawn twice
     pack_runs(second, packed)
     pack_journal(second, packed)  # the journal only grew: it continues the packed one
     assert len(study_of(second).trials) == 7

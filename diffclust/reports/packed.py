@@ -17,8 +17,9 @@ a grid completes over several machines.
 A study's sweep (``hydra/sweeper=optuna``) also has its Optuna journal (study.journal: every
 trial asked and told, in order), packed beside its runs as ``NAME.study.journal.xz``. The
 journal only grows, so packing again must extend the packed one; unpacking writes it back
-and marks failed the trials it left running (their launch stopped on the machine that
-packed it), so the study launched again continues to its ``max_trials``.
+and tells the trials it left running (their launch stopped on the machine that packed it)
+what their unpacked runs say, finished or failed, so the study launched again continues to
+its ``max_trials``.
 """
 
 from __future__ import annotations
@@ -108,12 +109,14 @@ def pack_journal(sweep_dir: Path, packed: Path) -> Path | None:
 
 
 def unpack_journal(packed: Path, sweep_dir: Path) -> int | None:
-    """The packed study journal written back into ``sweep_dir`` (never over one there), its
-    trials left running marked failed (every worker of it ran on the machine that packed
-    it); the number of those (None: nothing written)."""
+    """The packed study journal written back into ``sweep_dir`` (never over one there), each
+    trial it left running told what its unpacked run says (finished, or failed: every worker
+    ran on the machine that packed it); the number of those (None: nothing written)."""
     import optuna  # only here: reading packed runs needs no Optuna
 
-    from diffclust.sweeps.study import fail_stopped_trials, storage_of
+    from diffclust.sweeps.objective import Objective
+    from diffclust.sweeps.study import stopped_trials, storage_of
+    from diffclust.sweeps.sweeper import end_stopped_trials
 
     source, journal = journal_of(packed), sweep_dir / JOURNAL
     if not source.is_file() or journal.exists():
@@ -121,11 +124,14 @@ def unpack_journal(packed: Path, sweep_dir: Path) -> int | None:
     journal.parent.mkdir(parents=True, exist_ok=True)
     journal.write_bytes(lzma.decompress(source.read_bytes()))
     storage, _ = storage_of(None, sweep_dir, sweep_dir, create=False)
-    reason = "its launch stopped before the study was packed"
-    return sum(
-        fail_stopped_trials(optuna.load_study(study_name=name, storage=storage), reason)
-        for name in optuna.get_all_study_names(storage)
-    )
+    ended = 0
+    for name in optuna.get_all_study_names(storage):
+        study = optuna.load_study(study_name=name, storage=storage)
+        objective = Objective(study.user_attrs["objective"], study.direction.name.lower())
+        trials = stopped_trials(study)
+        end_stopped_trials(study, trials, objective, sweep_dir)
+        ended += len(trials)
+    return ended
 
 
 def unpack_runs(packed: Path, sweep_dir: Path) -> int:

@@ -103,25 +103,11 @@ def worker_gone(worker: str) -> bool:
     return False
 
 
-def fail_stopped_trials(
-    study: optuna.Study, reason: str, gone: Callable[[str], bool] | None = None
-) -> int:
-    """Marks failed each running trial whose worker is ``gone`` (None: every running trial), as
-    a launch killed with its trials under way never tells them: the study's counts then say
-    what happened. The number marked."""
-    stopped = [
+def stopped_trials(study: optuna.Study, gone: Callable[[str], bool] | None = None) -> list:
+    """The running trials whose worker is ``gone`` (None: every running trial): a launch
+    killed with its trials under way never tells them."""
+    return [
         trial
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if gone is None or gone(trial.user_attrs.get("worker", ""))
     ]
-    for trial in stopped:
-        # Optuna has no public call to annotate a trial another process asked.
-        study._storage.set_trial_user_attr(trial._trial_id, "reason", reason)
-        study.tell(trial.number, state=TrialState.FAIL)
-    if stopped:
-        logging.getLogger(__name__).info(
-            "%d trials left running by a stopped launch marked failed: %s",
-            len(stopped),
-            ", ".join(str(t.number) for t in stopped),
-        )
-    return len(stopped)

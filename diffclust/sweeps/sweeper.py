@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
-from optuna.trial import Trial, TrialState
+from optuna.trial import FrozenTrial, Trial, TrialState
 
 from diffclust.errors import UserError
 from diffclust.sweeps.config import OptunaSweeperConfig
@@ -30,9 +30,9 @@ from diffclust.sweeps.space import search_space, trial_overrides
 from diffclust.sweeps.study import (
     SAMPLERS,
     counted_trials,
-    fail_stopped_trials,
     open_study,
     sampler,
+    stopped_trials,
     storage_of,
     this_worker,
     worker_gone,
@@ -69,7 +69,7 @@ def run_study(
     sweep_dir = Path(config.hydra.sweep.dir)
     storage, where = storage_of(settings.storage, sweep_dir, Path(config.hydra.runtime.cwd))
     study = open_study(storage, settings.study_name, objective)
-    fail_stopped_trials(study, "its launch stopped before the trial ended", worker_gone)
+    end_stopped_trials(study, stopped_trials(study, worker_gone), objective, sweep_dir)
     earlier = len(study.trials)
     todo = room(study, settings, settings.n_trials)
     study.sampler = sampler(settings.sampler, settings.seed + earlier, settings.n_startup_trials)
@@ -104,6 +104,20 @@ def room(study, settings: OptunaSweeperConfig, left: int) -> int:
         return left
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
     return min(left, settings.max_trials - counted_trials(study) - running)
+
+
+def end_stopped_trials(
+    study, trials: list[FrozenTrial], objective: Objective, sweep_dir: Path
+) -> None:
+    """Tells each trial a stopped launch left running what its run directory in ``sweep_dir``
+    says: its outcome if the run finished before the launch stopped, else failed."""
+    for frozen in trials:
+        run_dir = sweep_dir / Path(frozen.user_attrs.get("run_dir", str(frozen.number))).name
+        outcome = read_outcome(run_dir, objective)
+        if outcome.state == FAILED and not (run_dir / "error.txt").is_file():
+            outcome = Outcome(FAILED, reason="its launch stopped before the trial ended")
+        # A trial another process asked, taken up by its id (what Optuna's own Study.tell does)
+        tell(study, Trial(study, frozen._trial_id), outcome)
 
 
 def check_settings(settings: OptunaSweeperConfig) -> None:
