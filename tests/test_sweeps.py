@@ -285,6 +285,17 @@ def test_a_study_continues_across_launches_and_records_failed_trials(tmp_path):
         run_study(other, sweep_config(tmp_path), launch, no_check, SPACE)
 
 
+def test_workers_with_their_own_seeds_draw_different_trials(tmp_path):
+    # Worker 1 asks the study's first trial, worker 0 starts a trial later: with the seed
+    # plus the trials so far, both would have drawn with seed 1, the same trial.
+    launch = stand_in_launcher(tmp_path, [])
+    for seed in (1, 0):
+        settings = OptunaSweeperConfig(n_trials=1, seed=seed, batch_size=1)
+        run_study(settings, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
+    first, second = study_of(tmp_path).trials
+    assert first.params != second.params
+
+
 def test_a_database_url_is_a_storage_too(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     settings = OptunaSweeperConfig(n_trials=2, storage=url, sampler="random", batch_size=1)

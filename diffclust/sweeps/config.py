@@ -29,8 +29,9 @@ class OptunaSweeperConfig:
     storage: str | None = None
     study_name: str = "diffclust"
     sampler: str = "tpe"  # tpe (Optuna's default) or random
-    # The sampler's seed, plus the number of trials the study already holds, so a continued
-    # study does not draw its first trials again. Workers sharing a study: one seed each.
+    # The sampler's seed, drawn with the number of trials the study already holds, so a
+    # continued study does not draw its first trials again. Workers sharing a study: one
+    # seed each (their streams then differ).
     seed: int = 0
     n_startup_trials: int = 10  # tpe: random trials before the model takes over
     # An objective computed from test labels (test.nmi, probe.test_error, ...) is refused

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
@@ -55,6 +56,14 @@ def open_study(storage, name: str, objective: Objective) -> optuna.Study:
             "another name (or another storage) for a new study"
         )
     return study
+
+
+def sampler_seed(seed: int, earlier: int) -> int:
+    """The sampler's seed for a launch with ``hydra.sweeper.seed`` = ``seed`` on a study
+    holding ``earlier`` trials: a continued study does not draw its first trials again, and
+    workers with their own seeds never share a stream (seed + earlier did: worker 1 on an
+    empty study and worker 0 a trial later both drew with seed 1, the same trials)."""
+    return int(np.random.SeedSequence([seed, earlier]).generate_state(1)[0])
 
 
 def sampler(name: str, seed: int, n_startup_trials: int) -> optuna.samplers.BaseSampler:

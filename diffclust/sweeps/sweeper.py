@@ -32,6 +32,7 @@ from diffclust.sweeps.study import (
     counted_trials,
     open_study,
     sampler,
+    sampler_seed,
     stopped_trials,
     storage_of,
     this_worker,
@@ -72,7 +73,8 @@ def run_study(
     end_stopped_trials(study, stopped_trials(study, worker_gone), objective, sweep_dir)
     earlier = len(study.trials)
     todo = room(study, settings, settings.n_trials)
-    study.sampler = sampler(settings.sampler, settings.seed + earlier, settings.n_startup_trials)
+    study.sampler = sampler(settings.sampler, sampler_seed(settings.seed, earlier),
+                            settings.n_startup_trials)  # fmt: skip
     OmegaConf.save(config, sweep_dir / "multirun.yaml")  # what a grid sweep saves too
     size = settings.batch_size or launcher_jobs(config)
     if todo <= 0:
