@@ -115,8 +115,9 @@ def end_stopped_trials(
     says: its outcome if the run finished before the launch stopped, else failed."""
     for frozen in trials:
         run_dir = sweep_dir / Path(frozen.user_attrs.get("run_dir", str(frozen.number))).name
-        outcome = read_outcome(run_dir, objective)
-        if outcome.state == FAILED and not (run_dir / "error.txt").is_file():
+        if any((run_dir / name).is_file() for name in ("results.json", "error.txt")):
+            outcome = read_outcome(run_dir, objective)  # the run ended before its launch
+        else:
             outcome = Outcome(FAILED, reason="its launch stopped before the trial ended")
         # A trial another process asked, taken up by its id (what Optuna's own Study.tell does)
         tell(study, Trial(study, frozen._trial_id), outcome)
