@@ -713,22 +713,17 @@ def audit_journal(journal: Path, packed: Path, records: Path) -> bool:
     or set aside has its run packed, whose results give that state and value. True when so."""
     import tempfile
 
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
     from diffclust.reports.study import STATE_NAMES
-    from diffclust.sweeps.objective import COMPLETE, SET_ASIDE, Objective, outcome
+    from diffclust.sweeps.objective import COMPLETE, SET_ASIDE, outcome
+    from diffclust.sweeps.study import storage_of, studies_with_objectives
 
     runs = {run.path.name: run for run in read_packed(packed)}
     told = {"COMPLETE": COMPLETE, "PRUNED": SET_ASIDE}
     problems, states = [], Counter()
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / JOURNAL).write_bytes(lzma.decompress(journal.read_bytes()))
-        storage = JournalStorage(JournalFileBackend(str(Path(folder) / JOURNAL)))
-        for name in optuna.get_all_study_names(storage):
-            study = optuna.load_study(study_name=name, storage=storage)
-            objective = Objective(study.user_attrs["objective"], study.direction.name.lower())
+        storage, _ = storage_of(None, Path(folder), Path(folder), create=False)
+        for study, objective in studies_with_objectives(storage):
             for trial in study.trials:
                 states[trial.state.name] += 1
                 if trial.state.name not in told:

@@ -112,10 +112,8 @@ def unpack_journal(packed: Path, sweep_dir: Path) -> int | None:
     """The packed study journal written back into ``sweep_dir`` (never over one there), each
     trial it left running told what its unpacked run says (finished, or failed: every worker
     ran on the machine that packed it); the number of those (None: nothing written)."""
-    import optuna  # only here: reading packed runs needs no Optuna
-
-    from diffclust.sweeps.objective import Objective
-    from diffclust.sweeps.study import stopped_trials, storage_of
+    # Only here: reading packed runs needs no Optuna.
+    from diffclust.sweeps.study import stopped_trials, storage_of, studies_with_objectives
     from diffclust.sweeps.sweeper import end_stopped_trials
 
     source, journal = journal_of(packed), sweep_dir / JOURNAL
@@ -125,9 +123,7 @@ def unpack_journal(packed: Path, sweep_dir: Path) -> int | None:
     journal.write_bytes(lzma.decompress(source.read_bytes()))
     storage, _ = storage_of(None, sweep_dir, sweep_dir, create=False)
     ended = 0
-    for name in optuna.get_all_study_names(storage):
-        study = optuna.load_study(study_name=name, storage=storage)
-        objective = Objective(study.user_attrs["objective"], study.direction.name.lower())
+    for study, objective in studies_with_objectives(storage):
         trials = stopped_trials(study)
         end_stopped_trials(study, trials, objective, sweep_dir)
         ended += len(trials)

@@ -108,7 +108,7 @@ def worker_gone(worker: str) -> bool:
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, another user's
-        return False
+        pass
     return False
 
 
@@ -119,4 +119,17 @@ def stopped_trials(study: optuna.Study, gone: Callable[[str], bool] | None = Non
         trial
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if gone is None or gone(trial.user_attrs.get("worker", ""))
+    ]
+
+
+def studies_with_objectives(storage) -> list[tuple[optuna.Study, Objective]]:
+    """Every study in ``storage`` with the objective it was created for (a packed journal
+    read back by ``reproduce.py unpack`` and ``audit``)."""
+    studies = [
+        optuna.load_study(study_name=name, storage=storage)
+        for name in optuna.get_all_study_names(storage)
+    ]
+    return [
+        (study, Objective(study.user_attrs["objective"], study.direction.name.lower()))
+        for study in studies
     ]
