@@ -24,7 +24,7 @@ from diffclust.clam import (
     recursion,
     trajectory,
 )
-from diffclust.clam.fit import kmeans_plus_plus
+from diffclust.clam.fit import kmeans_plus_plus, restarts_at_once
 
 
 def random_memories(rng, k, d, weighted=False, scale=1.0):
@@ -185,6 +185,31 @@ def test_fit_keeps_the_memories_whose_own_loss_is_lowest():
     assert float(own) == pytest.approx(fit.loss, rel=1e-5)
     # the same float32 number, converted to Python floats on two paths
     assert fit.loss == pytest.approx(fit.table_losses.min(), rel=1e-6)
+
+
+def test_restarts_in_sequence_fit_what_restarts_vmapped_fit():
+    # Running restarts 2 (or 3: a last chunk of 1) at a time only regroups the same
+    # computations: each restart keeps its key, so the fits agree up to float32 rounding of
+    # differently shaped ops (relative 1e-5 over 10 epochs of Adam on a well-conditioned loss).
+    x, _ = make_blobs(90, n_features=6, centers=3, cluster_std=0.7, random_state=2)
+    x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
+    dynamics = Dynamics(beta=1.0, alpha=0.2, steps=5)
+    fits = [
+        fit_clam(x, 3, dynamics, FitOptions(epochs=10, restarts=5, restarts_at_once=r), seed=3)
+        for r in (5, 2, 3)
+    ]
+    for fit in fits[1:]:
+        assert fit.best_restart == fits[0].best_restart
+        np.testing.assert_allclose(fit.table_losses, fits[0].table_losses, rtol=1e-5)
+        np.testing.assert_allclose(
+            fit.memories.prototypes, fits[0].memories.prototypes, rtol=1e-4, atol=1e-5
+        )
+    # The default: all at once for small batches or on an accelerator; on a CPU, 2 at a time
+    # from 4096 numbers a batch.
+    on_cpu = jax.default_backend() == "cpu"
+    assert restarts_at_once(10, 8, 90) == 10
+    assert restarts_at_once(10, 8, 1024) == (2 if on_cpu else 10)
+    assert restarts_at_once(1, 128, 1024) == 1
 
 
 def test_kmeans_plus_plus_draws_as_d2_sampling_does():

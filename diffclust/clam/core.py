@@ -68,19 +68,6 @@ def logits(v: jax.Array, memories: Memories, dynamics: Dynamics) -> jax.Array:
     return scores + memories.log_weights
 
 
-def step_logits(v: jax.Array, memories: Memories, dynamics: Dynamics) -> jax.Array:
-    r"""The softmax arguments of a step, less what is the same for every μ: since
-    :math:`\|\rho_\mu - v\|^2 = \|v\|^2 - 2\langle\rho_\mu, v\rangle + \|\rho_\mu\|^2`
-    and :math:`\|v\|^2` cancels in the softmax, :math:`\beta(2\langle\rho_\mu, v\rangle -
-    \|\rho_\mu\|^2) + \log\varepsilon_\mu`. The same probabilities as :func:`logits` (up to
-    float32 rounding, of either), in fewer passes over v, which bound the recursion on a CPU
-    (a Yale fit about 1.1 times faster: scripts/bench_clam_step.py)."""
-    if dynamics.spherical:
-        return logits(v, memories, dynamics)
-    rho = memories.prototypes
-    return dynamics.beta * (2.0 * v @ rho.T - jnp.sum(rho * rho, -1)) + memories.log_weights
-
-
 def energy(v: jax.Array, memories: Memories, dynamics: Dynamics) -> jax.Array:
     """E(v) of eq. 1 / 10 / 12 per point, (n,), by a stable log-sum-exp."""
     return -jax.nn.logsumexp(logits(v, memories, dynamics), axis=-1) / dynamics.beta
@@ -91,7 +78,7 @@ def am_step(
 ) -> jax.Array:
     """One step of eq. 4 / 11 (or 12). ``evolves`` (n, d) in {0, 1}: the coordinates that may
     move (the masked ones during training); None: all of them."""
-    p = jax.nn.softmax(step_logits(v, memories, dynamics), axis=-1)
+    p = jax.nn.softmax(logits(v, memories, dynamics), axis=-1)
     if dynamics.spherical:
         delta = dynamics.alpha * p @ unit(memories.prototypes)
     else:  # Σ_μ p_μ (ρ_μ − v) = p ρ − v, since the p_μ sum to 1
