@@ -36,8 +36,14 @@ from diffclust.sweeps.objective import (
     read_outcome,
 )
 from diffclust.sweeps.space import search_space, trial_overrides
-from diffclust.sweeps.study import load_study, storage_of, this_worker
-from diffclust.sweeps.sweeper import run_study
+from diffclust.sweeps.study import (
+    load_study,
+    stopped_trials,
+    storage_of,
+    this_worker,
+    worker_gone,
+)
+from diffclust.sweeps.sweeper import end_stopped_trials, run_study
 
 
 def parse(*overrides):
@@ -347,6 +353,25 @@ def test_max_trials_caps_the_study_and_a_stopped_launch_trials_are_told(tmp_path
     assert all(t.user_attrs["worker"] == this_worker() for t in asked_here)
     run_study(capped, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
     assert launched == [0, 2, 6] and len(study_of(tmp_path).trials) == 7  # nothing to run
+
+
+def test_two_workers_relaunched_together_both_end_the_stopped_trials(tmp_path):
+    # Both workers of a study launched again find the trial a killed launch left running and
+    # tell it failed; the second to tell it found it finished and crashed (Yale's study ran
+    # on one worker for 20 minutes). Now it goes on.
+    launch = stand_in_launcher(tmp_path, [])
+    run_study(
+        OptunaSweeperConfig(n_trials=1), sweep_config(tmp_path), launch, no_check, NEVER_FAILS
+    )
+    stopped = study_of(tmp_path).ask()
+    stopped.set_user_attr("worker", f"{socket.gethostname()}:{dead_pid()}")
+    objective = Objective("test.silhouette", "maximize")
+    first, second = study_of(tmp_path), study_of(tmp_path)  # two processes' views of it
+    left = [stopped_trials(study, worker_gone) for study in (first, second)]
+    assert [[t.number for t in trials] for trials in left] == [[1], [1]]
+    end_stopped_trials(first, left[0], objective, tmp_path)
+    end_stopped_trials(second, left[1], objective, tmp_path)
+    assert study_of(tmp_path).trials[1].state == TrialState.FAIL
 
 
 def test_a_stopped_study_packed_and_unpacked_elsewhere_continues_to_max_trials(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from diffclust.errors import UserError
@@ -120,7 +121,10 @@ def end_stopped_trials(
         else:
             outcome = Outcome(FAILED, reason="its launch stopped before the trial ended")
         # A trial another process asked, taken up by its id (what Optuna's own Study.tell does)
-        tell(study, Trial(study, frozen._trial_id), outcome)
+        try:
+            tell(study, Trial(study, frozen._trial_id), outcome)
+        except UpdateFinishedTrialError:  # a worker started beside this one told it first
+            log.info("trial %d: told by another worker", frozen.number)
 
 
 def check_settings(settings: OptunaSweeperConfig) -> None:
