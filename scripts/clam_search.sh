@@ -14,8 +14,11 @@
 # listed there is not launched again. A stopped grid or study continues where it stopped (a
 # grid with resume=true, a study up to its max_trials, the trials it left running told; on
 # another machine after `reproduce.py unpack`); its wall time adds the stopped segments, each
-# up to the last file it wrote. To add trials to a finished study, launch it yourself with
-# hydra.sweep.dir=OUT_DIR/search/DATASET and a larger hydra.sweeper.max_trials.
+# up to the last file it wrote. `touch OUT_DIR/search/DATASET/STOP` stops a study gracefully:
+# its workers ask no more trials and finish those under way, and the script ends without
+# recording a time; launched again, it removes STOP and continues. To add trials to a
+# finished study, launch it yourself with hydra.sweep.dir=OUT_DIR/search/DATASET and a
+# larger hydra.sweeper.max_trials.
 # LAUNCHER: local (joblib, 2 jobs: the default), basic or slurm. With local the study runs as
 # STUDY_WORKERS (2) launches sharing its journal, each one trial at a time (hydra/launcher=basic,
 # sampler seed 0, 1, ...): none waits for the slower trial of a batch, as a joblib batch of 2
@@ -58,6 +61,7 @@ timed() {  # timed NAME DIR COMMAND...: runs COMMAND, appends its wall time to t
     else
       echo "$name: the stopped segment's start is not recorded; its time is not counted"
     fi
+    rm -f "$dir/STOP"  # a study stopped gracefully: this launch is the go-ahead
     if [[ $name == grid/* ]]; then
       echo "$name: continuing the stopped grid in $dir"; extra=(resume=true)
     else
@@ -67,6 +71,9 @@ timed() {  # timed NAME DIR COMMAND...: runs COMMAND, appends its wall time to t
   start=$(date +%s)
   printf '%s\t%s\n' "$name" "$start" >> "$OUT_DIR/starts.tsv"
   "$@" "${extra[@]}" || echo "$name: some jobs failed; see the tables"
+  if [[ -e "$dir/STOP" ]]; then  # the next launch counts this segment, as a killed one's
+    echo "$name: stopped by $dir/STOP; run the script again to continue"; exit 0
+  fi
   local stopped  # the earlier segments of this launch
   stopped=$(awk -F'\t' -v n="$name" '$1 == n {t += $2} END {print t + 0}' \
     "$OUT_DIR/stopped.tsv" 2>/dev/null || echo 0)

@@ -374,6 +374,29 @@ def test_two_workers_relaunched_together_both_end_the_stopped_trials(tmp_path):
     assert study_of(tmp_path).trials[1].state == TrialState.FAIL
 
 
+def test_a_stop_file_ends_a_launch_after_the_trials_under_way(tmp_path):
+    # SWEEP_DIR/STOP appears while the first batch runs: its trials finish and are told, and
+    # no other is asked; a launch while it is there asks none; without it the study goes on.
+    launched = []
+    launch_then_stop = stand_in_launcher(tmp_path, launched)
+
+    def launch(jobs, initial_job_idx):
+        (tmp_path / "STOP").touch()
+        return launch_then_stop(jobs, initial_job_idx)
+
+    settings = OptunaSweeperConfig(n_trials=6)
+    run_study(settings, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
+    assert launched == [0]
+    assert [t.state for t in study_of(tmp_path).trials] == [TrialState.COMPLETE] * 2
+    run_study(settings, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
+    assert launched == [0] and len(study_of(tmp_path).trials) == 2
+    (tmp_path / "STOP").unlink()
+    going_on = stand_in_launcher(tmp_path, launched)
+    run_study(OptunaSweeperConfig(n_trials=2), sweep_config(tmp_path), going_on, no_check,
+              NEVER_FAILS)  # fmt: skip
+    assert launched == [0, 2] and len(study_of(tmp_path).trials) == 4
+
+
 def test_a_stopped_study_packed_and_unpacked_elsewhere_continues_to_max_trials(tmp_path):
     first, second = tmp_path / "first" / "study", tmp_path / "second" / "study"
     packed = tmp_path / "records" / "study.runs.jsonl.xz"
@@ -540,6 +563,35 @@ def test_clam_search_script_runs_a_study_on_a_table_and_reports_its_best_trial(t
     assert of_grid in ("1", "2") if study_best >= 0.495 else of_grid == "not reached"
     assert of_paper in ("1", "2") if study_best >= 0.407 else of_paper == "not reached"
     assert "- zoo, grid: head.beta=1.0" in out.stdout
+
+
+@pytest.mark.slow  # two launches of a one-trial-a-worker study through the script: ~1 min
+def test_clam_search_script_stopped_by_a_stop_file_continues_when_launched_again(tmp_path):
+    data = blobs_table(tmp_path / "data", n=40, features=3, centers=2, seed=2)
+    out_dir, study = tmp_path / "out", tmp_path / "out" / "search" / "zoo"
+    # diffclust, and a STOP file as each worker ends (as if asked while its one trial ran; the
+    # sweeper's part is tested above): the script ends with 2 of max_trials' 4 trials
+    wrapper = tmp_path / "diffclust"
+    wrapper.write_text(
+        f'#!/usr/bin/env bash\n"{Path(sys.executable).parent / "diffclust"}" "$@"; rc=$?\n'
+        f'[[ $1 == train ]] && touch "{study}/STOP"\nexit $rc\n'
+    )
+    wrapper.chmod(0o755)
+    args = (str(data), str(out_dir), "hydra.sweeper.n_trials=1", "hydra.sweeper.max_trials=4",
+            "head.epochs=3", "head.restarts=1", "head.init=kmeans++")  # fmt: skip
+    first = run_script("clam_search.sh", *args, env={"DIFFCLUST": str(wrapper)})
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert f"search/zoo: stopped by {study}/STOP" in first.stdout
+    assert not (out_dir / "times.tsv").exists()  # not finished: the next launch goes on
+    assert len(study_of(study).trials) == 2
+    again = run_script("clam_search.sh", *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "search/zoo: continuing the stopped study" in again.stdout
+    assert not (study / "STOP").exists()
+    trials = study_of(study).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4  # none lost to the stop
+    assert "search/zoo\t" in (out_dir / "stopped.tsv").read_text()  # the first segment
+    assert (out_dir / "times.tsv").read_text().count("search/zoo\t") == 1
 
 
 @pytest.mark.slow  # a study, a grid and their continuation through the script: 1-2 min

@@ -2,7 +2,8 @@
 configured launcher (one after another, joblib, SLURM), tell each trial what its run directory
 says, until this launch has run ``n_trials`` (or the study holds ``max_trials``).
 Trial N runs in SWEEP_DIR/N, so a continued study (same storage and study name) adds run
-directories beside the earlier ones."""
+directories beside the earlier ones. A file SWEEP_DIR/STOP ends a launch gracefully: it asks
+no more trials, and those under way finish and are told (a killed launch loses them)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from diffclust.sweeps.study import (
 from diffclust.training.identity import held_files
 
 log = logging.getLogger(__name__)
+STOP_FILE = "STOP"  # in the sweep directory: ask no more trials
 STATES = {COMPLETE: TrialState.COMPLETE, FAILED: TrialState.FAIL, SET_ASIDE: TrialState.PRUNED}
 
 
@@ -92,6 +94,12 @@ def run_study(
     )  # fmt: skip
     returns, ran = [], 0
     while (batch := min(size, room(study, settings, settings.n_trials - ran))) > 0:
+        if (sweep_dir / STOP_FILE).exists():
+            log.info(
+                "%s exists: asking no more trials (%d run by this launch); remove it and "
+                "launch again to go on", sweep_dir / STOP_FILE, ran,
+            )  # fmt: skip
+            break
         trials = [study.ask(space) for _ in range(batch)]
         returns.append(run_batch(study, trials, fixed, objective, sweep_dir, launch, validate))
         ran += batch
