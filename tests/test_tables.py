@@ -5,6 +5,7 @@ import csv
 import json
 import subprocess
 import sys
+import warnings
 
 import matplotlib.image as plt_image
 import yaml
@@ -429,3 +430,23 @@ def test_one_table_of_several_sweeps_and_a_welch_test_between_cells(tmp_path, ca
     assert "both must set the same --by keys" in capsys.readouterr().err
     side = parse_side("backbone.channels=[32,64],head.name=forest")
     assert side == {"backbone.channels": "[32,64]", "head.name": "forest"}
+
+
+def test_a_welch_test_against_a_constant_group_is_exact_and_silent():
+    # One side constant (a fixed budget's steps against early-stopped runs): its variance is
+    # exactly 0, so Welch's t is the other side's one-sample t, with its n - 1 = 2 degrees
+    # of freedom; scipy's "precision loss" warning would be noise in every pages run.
+    from scipy.stats import ttest_1samp
+
+    from diffclust.reports.tables import welch_tests
+
+    rows = [
+        {"head.name": "forest", "steps.values": [30000.0] * 3},
+        {"head.name": "classifier", "steps.values": [12000.0, 30000.0, 21000.0]},
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (line,) = welch_tests(rows, ["head.name"], ["steps"], "head.name=forest",
+                              "head.name=classifier")  # fmt: skip
+    expected = ttest_1samp([12000.0, 30000.0, 21000.0], 30000.0).pvalue
+    assert line.endswith(f"p = {expected:.3g}")
