@@ -190,10 +190,12 @@ def test_fit_keeps_the_memories_whose_own_loss_is_lowest():
 def test_restarts_in_sequence_fit_what_restarts_vmapped_fit():
     # Running restarts 2 (or 3: a last chunk of 1) at a time only regroups the same
     # computations: each restart keeps its key, so at most the order of float32 reductions
-    # changes. A loss is a mean of 90 x 6 = 540 terms: reordered, it moves by at most about
-    # log2(540) roundings, 9 x 6e-8 = 5e-7 relative; rtol 1e-5 leaves a factor 20 for that to
-    # grow over the 10 epochs, and the prototypes (|rho| < 1) get rtol 1e-4 / atol 1e-5, about
-    # 80 float32 ulps. On this CPU the fits are bit-identical (measured difference 0).
+    # changes. A table loss is a mean of 90 x 6 = 540 nonnegative terms; reordering such a sum
+    # moves it by about sqrt(540) = 23 float32 roundings (u = 6e-8) when they fall at random,
+    # 1.4e-6 relative, and by at most 539 u = 3e-5 if every one fell the same way. rtol 1e-5
+    # is 7 times the typical shift, room for it to grow over the 10 epochs; the prototypes
+    # (|rho| < 1) get rtol 1e-4 / atol 1e-5, about 80 ulps of 1. On this CPU the regrouped
+    # fits are bit-identical (measured difference 0), so any shift here is the regrouping's.
     x, _ = make_blobs(90, n_features=6, centers=3, cluster_std=0.7, random_state=2)
     x = ((x - x.mean(0)) / x.std(0)).astype(np.float32)
     dynamics = Dynamics(beta=1.0, alpha=0.2, steps=5)

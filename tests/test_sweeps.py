@@ -43,7 +43,7 @@ from diffclust.sweeps.study import (
     this_worker,
     worker_gone,
 )
-from diffclust.sweeps.sweeper import end_stopped_trials, run_study
+from diffclust.sweeps.sweeper import STOP_FILE, end_stopped_trials, run_study
 
 
 def parse(*overrides):
@@ -381,7 +381,7 @@ def test_a_stop_file_ends_a_launch_after_the_trials_under_way(tmp_path):
     launch_then_stop = stand_in_launcher(tmp_path, launched)
 
     def launch(jobs, initial_job_idx):
-        (tmp_path / "STOP").touch()
+        (tmp_path / STOP_FILE).touch()
         return launch_then_stop(jobs, initial_job_idx)
 
     settings = OptunaSweeperConfig(n_trials=6)
@@ -390,7 +390,7 @@ def test_a_stop_file_ends_a_launch_after_the_trials_under_way(tmp_path):
     assert [t.state for t in study_of(tmp_path).trials] == [TrialState.COMPLETE] * 2
     run_study(settings, sweep_config(tmp_path), launch, no_check, NEVER_FAILS)
     assert launched == [0] and len(study_of(tmp_path).trials) == 2
-    (tmp_path / "STOP").unlink()
+    (tmp_path / STOP_FILE).unlink()
     going_on = stand_in_launcher(tmp_path, launched)
     run_study(OptunaSweeperConfig(n_trials=2), sweep_config(tmp_path), going_on, no_check,
               NEVER_FAILS)  # fmt: skip
